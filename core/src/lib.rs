@@ -1,0 +1,39 @@
+//! # sixgate: the pure core of an IPv6-only hosting toolkit
+//!
+//! This crate is **sans-IO**: it never opens a socket, reads a clock, spawns a
+//! thread or asks the OS for randomness. Addresses, packets and messages come in
+//! as values or bytes; decisions come out as values. Time, where a later module
+//! needs it, is passed in by the caller. That is what lets one core serve the
+//! `sixgate` servers (tokio), the Python and Node bindings, a Perl panel through
+//! the CLI, and a fuzzer, all with the same behaviour.
+//!
+//! ## Layers
+//!
+//! | module | owns | standards |
+//! |---|---|---|
+//! | [`rfc6052`] | [`Nat64Prefix`]: validated NAT64 prefixes, embed / extract, the well-known-prefix rule, prefix discovery | RFC 6052, RFC 8215, RFC 7050, RFC 8880 |
+//! | [`text`] | how an address is written for other programs: RFC 5952 text, `[addr]:port`, URL zones, PTR names, reverse zones, munin lines, config formatters, normalising | RFC 5952, RFC 3986, RFC 6874 |
+//!
+//! ## The no-panic contract
+//!
+//! No public function panics on any input it can be given: bad input gives an
+//! `Err` whose message quotes the offending value. Every call does bounded
+//! work; where a result can grow with the input (reverse zones for a prefix),
+//! the bound is stated on the function.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+pub mod rfc6052;
+pub mod text;
+
+pub use rfc6052::Nat64Prefix;

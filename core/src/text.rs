@@ -1,0 +1,1 @@
+//! Address text (in progress).
