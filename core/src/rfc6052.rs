@@ -176,6 +176,24 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A stable snake_case name for the kind of error, for programs and
+    /// bindings to match on (`length`, `host_bits`, `u_octet`, …); the
+    /// message itself may be reworded.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Syntax { .. } => "syntax",
+            Self::Length { .. } => "length",
+            Self::HostBits { .. } => "host_bits",
+            Self::PrefixUOctet { .. } | Self::AddrUOctet { .. } => "u_octet",
+            Self::OutsidePrefix { .. } => "outside_prefix",
+            Self::NonGlobal { .. } => "non_global",
+            Self::NotDiscovered { .. } => "not_discovered",
+            Self::Ambiguous { .. } => "ambiguous",
+        }
+    }
+}
+
 impl Nat64Prefix {
     /// The well-known prefix 64:ff9b::/96 (RFC 6052 §2.1).
     pub const WELL_KNOWN: Self =
