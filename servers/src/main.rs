@@ -1,1 +1,62 @@
-fn main() {}
+//! `sixgate`: the one binary of the toolkit. Each subcommand is a thin shell
+//! around the pure `sixgate` core crate.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod addr;
+
+/// IPv6-only hosting toolkit: DNS64, NAT64, inbound proxy and address helpers.
+#[derive(Debug, Parser)]
+#[command(name = "sixgate", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Address helpers for shell scripts and panels: RFC 6052 synthesis and
+    /// extraction, normalising, PTR names, reverse zones, config formatting.
+    #[command(subcommand)]
+    Addr(addr::AddrCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (result, json) = match cli.command {
+        Command::Addr(cmd) => {
+            let json = cmd.json();
+            (addr::run(cmd), json)
+        }
+    };
+    match result {
+        Ok(out) => emit(&out, json),
+        Err(err) => {
+            // One clear line on stderr, nothing on stdout (the whole input is
+            // checked before anything is printed).
+            eprintln!("sixgate: error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a finished result. A closed pipe (`sixgate addr … | head -1`) ends
+/// the program quietly rather than with a panic.
+fn emit(out: &addr::Output, json: bool) -> ExitCode {
+    let text = if json { out.to_json() } else { out.to_plain() };
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sixgate: error: writing output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
