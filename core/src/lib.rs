@@ -13,6 +13,10 @@
 //! |---|---|---|
 //! | [`rfc6052`] | [`Nat64Prefix`]: validated NAT64 prefixes, embed / extract, the well-known-prefix rule, prefix discovery | RFC 6052, RFC 8215, RFC 7050, RFC 8880 |
 //! | [`text`] | how an address is written for other programs: RFC 5952 text, `[addr]:port`, URL zones, PTR names, reverse zones, munin lines, config formatters, normalising | RFC 5952, RFC 3986, RFC 6874 |
+//! | [`name`] | host names from SNI and Host, validated once and normalised | RFC 1123, RFC 6066 |
+//! | [`tls`] | the TLS ClientHello reader: SNI, ALPN, versions, ECH, over a partial buffer | RFC 8446, RFC 6066, RFC 7301 |
+//! | [`http`] | the HTTP/1.x request-head reader: Host, absolute-form targets | RFC 9112, RFC 9110, RFC 3986 |
+//! | [`proxy_protocol`] | PROXY protocol v1 and v2 encode / decode | PROXY protocol spec |
 //!
 //! ## The no-panic contract
 //!
@@ -33,7 +37,12 @@
     )
 )]
 
+mod codec;
+pub mod http;
+pub mod name;
+pub mod proxy_protocol;
 pub mod rfc6052;
 pub mod text;
+pub mod tls;
 
 pub use rfc6052::Nat64Prefix;

@@ -1,0 +1,1 @@
+//! The TLS ClientHello reader (in progress).
