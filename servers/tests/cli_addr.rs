@@ -235,7 +235,7 @@ fn ptr_and_reverse_zones() {
 #[test]
 fn fmt_styles() {
     let cases: &[(&str, Option<&str>, &str, &str)] = &[
-        ("haproxy", None, "2001:db8::1", "ipv6@2001:db8::1"),
+        ("haproxy", None, "2001:db8::1", "[2001:db8::1]"),
         ("haproxy", Some("443"), "2001:db8::1", "[2001:db8::1]:443"),
         ("sshd", Some("2222"), "::1", "[::1]:2222"),
         ("sshd", None, "::1", "::1"),

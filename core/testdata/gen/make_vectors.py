@@ -174,7 +174,7 @@ text = {
         {"style": "nginx", "address": "2001:db8::1", "port": None, "output": "[2001:db8::1]"},
         {"style": "nginx", "address": "192.0.2.1", "port": 80, "output": "192.0.2.1:80"},
         {"style": "haproxy", "address": "2001:db8::1", "port": 443, "output": "[2001:db8::1]:443"},
-        {"style": "haproxy", "address": "2001:db8::1", "port": None, "output": "ipv6@2001:db8::1"},
+        {"style": "haproxy", "address": "2001:db8::1", "port": None, "output": "[2001:db8::1]"},
         {"style": "haproxy", "address": "192.0.2.1", "port": None, "output": "192.0.2.1"},
         {"style": "haproxy", "address": "192.0.2.1", "port": 443, "output": "192.0.2.1:443"},
         {"style": "apache", "address": "2001:db8::1", "port": 80, "output": "[2001:db8::1]:80"},
