@@ -22,11 +22,15 @@ test: deps lint test-rust
 	@echo "make test: every suite passed"
 
 ## What the test suites need beyond the Rust toolchain. Idempotent; installs
-## only what is missing (apt needs root, which CI has).
+## only what is missing (apt needs root, which CI has). The real programs for
+## servers/tests/real_configs.rs (haproxy, nginx, sshd, named-checkconf,
+## nsd-checkconf, apache2, ssh-keygen, perl + Net::Server) come from apt,
+## with services kept from starting; without root it prints a note instead.
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is needed (https://rustup.rs)"; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	@./scripts/install-test-deps.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
