@@ -40,7 +40,7 @@ test-rust:
 	$(CARGO) test --workspace
 
 bench:
-	$(CARGO) bench -p sixgate --bench rfc6052
+	$(CARGO) bench -p sixgate
 
 fmt:
 	$(CARGO) fmt --all
