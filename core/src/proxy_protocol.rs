@@ -705,13 +705,13 @@ fn decode_v2(buf: &[u8]) -> Result<Decoded<'_>, Error> {
         return complete(Header::Local, Tlvs::default());
     }
     let header = match fam {
-        FAM_TCP4 => {
-            let (Some(s), Some(d), Some(sp), Some(dp)) = (
-                block.array::<4>(),
-                block.array::<4>(),
-                block.u16(),
-                block.u16(),
-            ) else {
+        FAM_TCP4 | FAM_TCP6 => {
+            let pair = if fam == FAM_TCP4 {
+                socket_pair::<4>(&mut block)
+            } else {
+                socket_pair::<16>(&mut block)
+            };
+            let Some((source, destination)) = pair else {
                 return Err(Error::V2AddressLen {
                     family: fam,
                     len,
@@ -719,26 +719,8 @@ fn decode_v2(buf: &[u8]) -> Result<Decoded<'_>, Error> {
                 });
             };
             Header::Proxy {
-                source: SocketAddr::new(IpAddr::from(s), sp),
-                destination: SocketAddr::new(IpAddr::from(d), dp),
-            }
-        }
-        FAM_TCP6 => {
-            let (Some(s), Some(d), Some(sp), Some(dp)) = (
-                block.array::<16>(),
-                block.array::<16>(),
-                block.u16(),
-                block.u16(),
-            ) else {
-                return Err(Error::V2AddressLen {
-                    family: fam,
-                    len,
-                    need: addr_len,
-                });
-            };
-            Header::Proxy {
-                source: SocketAddr::new(IpAddr::from(s), sp),
-                destination: SocketAddr::new(IpAddr::from(d), dp),
+                source,
+                destination,
             }
         }
         _ if addr_len == 0 => return complete(Header::Unknown, Tlvs::default()),
@@ -778,6 +760,21 @@ fn check_tlvs(bytes: &[u8], offset: usize, total: usize) -> Result<(), Error> {
 /// passes at most 107 bytes).
 fn quote(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A v2 address block's source and destination: two `N`-byte addresses,
+/// then two ports.
+fn socket_pair<const N: usize>(block: &mut Reader<'_>) -> Option<(SocketAddr, SocketAddr)>
+where
+    IpAddr: From<[u8; N]>,
+{
+    let source = block.array::<N>()?;
+    let destination = block.array::<N>()?;
+    let (sp, dp) = (block.u16()?, block.u16()?);
+    Some((
+        SocketAddr::new(IpAddr::from(source), sp),
+        SocketAddr::new(IpAddr::from(destination), dp),
+    ))
 }
 
 #[cfg(test)]
