@@ -18,7 +18,7 @@ run: build
 	SIXGATE=$(SIXGATE) ./examples/addr-tour.sh
 
 ## Every test suite. Installs what it needs first.
-test: deps lint test-rust
+test: deps lint test-rust test-fuzz-corpus test-fuzz-run
 	@echo "make test: every suite passed"
 
 ## What the test suites need beyond the Rust toolchain. Idempotent; installs
@@ -47,3 +47,31 @@ fmt:
 
 clean:
 	$(CARGO) clean
+
+## Fuzzing (fuzz/ is its own cargo-fuzz workspace). `make test` replays the
+## checked-in corpus through each target's check as a plain test (stable, no
+## libFuzzer); `make fuzz` runs each target for FUZZ_SECONDS with libFuzzer
+## on the stable toolchain (RUSTC_BOOTSTRAP=1), without a sanitizer (core
+## forbids unsafe code), installing cargo-fuzz if it is missing. New inputs
+## go to fuzz/target/fuzz-corpus/; crashes to fuzz/artifacts/<target>/.
+.PHONY: fuzz test-fuzz-corpus test-fuzz-run
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := client_hello http_head proxy_header
+
+test-fuzz-corpus:
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --all -- --check
+	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+	$(CARGO) test --manifest-path fuzz/Cargo.toml
+
+## A short real fuzzing run of every target, as part of make test.
+test-fuzz-run:
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
+fuzz:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/fuzz-corpus/$$t; \
+	  echo "== cargo fuzz run $$t ($(FUZZ_SECONDS) s)"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none $$t \
+	    fuzz/target/fuzz-corpus/$$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS); \
+	done
