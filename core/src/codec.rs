@@ -12,7 +12,6 @@ pub(crate) struct Reader<'a> {
     buf: &'a [u8],
 }
 
-#[allow(dead_code)] // each parser uses the part it needs
 impl<'a> Reader<'a> {
     /// A reader over all of `buf`.
     pub(crate) fn new(buf: &'a [u8]) -> Self {
@@ -50,11 +49,6 @@ impl<'a> Reader<'a> {
             .map(|[a, b, c]| u32::from_be_bytes([0, a, b, c]))
     }
 
-    /// A big-endian u32.
-    pub(crate) fn u32(&mut self) -> Option<u32> {
-        self.array().map(u32::from_be_bytes)
-    }
-
     /// A sub-reader over the next `len` bytes.
     pub(crate) fn sub(&mut self, len: usize) -> Option<Reader<'a>> {
         self.take(len).map(Reader::new)
@@ -86,11 +80,6 @@ impl<'a> Reader<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
-
-    /// The bytes left, without consuming them.
-    pub(crate) fn peek(&self) -> &'a [u8] {
-        self.buf
-    }
 }
 
 #[cfg(test)]
@@ -102,7 +91,7 @@ mod tests {
         let mut r = Reader::new(&[1, 2, 3, 4, 5, 6]);
         assert_eq!(r.u8(), Some(1));
         assert_eq!(r.u16(), Some(0x0203));
-        assert_eq!(r.u32(), None);
+        assert_eq!(r.take(4), None);
         assert_eq!(r.remaining(), 3, "a failed read consumes nothing");
         assert_eq!(r.u24(), Some(0x040506));
         assert!(r.is_empty());
