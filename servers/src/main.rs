@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod addr;
+mod logging;
+mod proxy;
 
 /// IPv6-only hosting toolkit: DNS64, NAT64, inbound proxy and address helpers.
 #[derive(Debug, Parser)]
@@ -22,6 +24,9 @@ enum Command {
     /// extraction, normalising, PTR names, reverse zones, config formatting.
     #[command(subcommand)]
     Addr(addr::AddrCommand),
+    /// Inbound proxy: route TLS by SNI, HTTP by Host and mapped ports to
+    /// IPv6-only backends, without terminating TLS (see docs/proxy.md).
+    Proxy(Box<proxy::ProxyArgs>),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
             let json = cmd.json();
             (addr::run(cmd), json)
         }
+        Command::Proxy(args) => return server_exit(proxy::run(*args)),
     };
     match result {
         Ok(out) => emit(&out, json),
@@ -39,6 +45,22 @@ fn main() -> ExitCode {
             // checked before anything is printed).
             eprintln!("sixgate: error: {err}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// The exit of a server: 0 when it stopped cleanly, 2 for a config error
+/// (the message names the file, line and key), 1 for anything else.
+fn server_exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sixgate: error: {err:#}");
+            if err.downcast_ref::<proxy::ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -1,0 +1,344 @@
+//! `sixgate proxy`: the dual-stack edge. Reads the TLS ClientHello's SNI or
+//! the HTTP Host (core `tls`, `http`), or maps a port, and relays the raw
+//! connection to an IPv6-only backend, telling it who the client was (PROXY
+//! protocol, or a NAT46 source address). See docs/proxy.md.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+
+mod config;
+mod dynamic;
+mod forward;
+mod metrics;
+mod route;
+mod server;
+
+pub(crate) use config::ConfigError;
+use config::{Config, Flags};
+use server::{Runtime, Shared};
+
+/// `sixgate proxy` flags. Those that define listeners and routes build the
+/// same config a file would; the limit flags also override a file.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Config file (TOML). Cannot be combined with the listener and route flags.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Validate the config (file or flags), print a summary and exit.
+    #[arg(long)]
+    check: bool,
+    /// Listen for TLS here and route by SNI (repeatable), e.g. 0.0.0.0:443, [::]:443.
+    #[arg(long = "tls-listen", value_name = "ADDR")]
+    tls_listen: Vec<String>,
+    /// Listen for HTTP here and route by Host (repeatable).
+    #[arg(long = "http-listen", value_name = "ADDR")]
+    http_listen: Vec<String>,
+    /// Map a port to one backend (repeatable), e.g. 0.0.0.0:2201=[2001:db8::10]:22.
+    #[arg(long = "tcp-listen", value_name = "ADDR=BACKEND")]
+    tcp_listen: Vec<String>,
+    /// Route a name (exact or *.suffix) to a backend on every TLS and HTTP
+    /// listener (repeatable; the same name again adds a backend).
+    #[arg(long, value_name = "NAME=BACKEND")]
+    route: Vec<String>,
+    /// Where names no route matches (and IP literals, absent SNI) go.
+    #[arg(long = "default-backend", value_name = "BACKEND")]
+    default_backend: Option<String>,
+    /// Port for backends written without one (default: the port the client used).
+    #[arg(long = "backend-port", value_name = "PORT")]
+    backend_port: Option<u16>,
+    /// Send a PROXY protocol header to every backend: v1 or v2.
+    #[arg(long = "proxy-protocol", value_name = "VERSION")]
+    proxy_protocol: Option<String>,
+    /// Connect to backends from this prefix with an IPv4 client's address
+    /// embedded (NAT46 source mode, RFC 6052).
+    #[arg(long = "nat46-prefix", value_name = "PREFIX")]
+    nat46_prefix: Option<String>,
+    /// Zero-config mode: forward unrouted names to their AAAA if it is in
+    /// one of these prefixes (repeatable).
+    #[arg(long = "allowed-backend", value_name = "PREFIX")]
+    allowed_backend: Vec<String>,
+    /// Zero-config mode: only names under these suffixes (repeatable).
+    #[arg(long = "dynamic-suffix", value_name = "NAME")]
+    dynamic_suffix: Vec<String>,
+    /// Zero-config mode: the resolver to ask (default: /etc/resolv.conf's first).
+    #[arg(long, value_name = "ADDR")]
+    resolver: Option<String>,
+    /// Accept a PROXY v1/v2 header from these front proxies (repeatable).
+    #[arg(long = "accept-proxy-from", value_name = "PREFIX")]
+    accept_proxy_from: Vec<String>,
+    /// Serve Prometheus /metrics here (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// Time allowed to read the whole ClientHello or request head.
+    #[arg(long = "hello-timeout", value_name = "DURATION")]
+    hello_timeout: Option<String>,
+    /// Time allowed for each backend connect.
+    #[arg(long = "connect-timeout", value_name = "DURATION")]
+    connect_timeout: Option<String>,
+    /// Close a forwarded connection idle this long in both directions.
+    #[arg(long = "idle-timeout", value_name = "DURATION")]
+    idle_timeout: Option<String>,
+    /// Most connections open at once.
+    #[arg(long = "max-connections", value_name = "N")]
+    max_connections: Option<u32>,
+    /// Most connections open at once from one client (IPv4 address or IPv6 /64).
+    #[arg(long = "max-connections-per-client", value_name = "N")]
+    max_connections_per_client: Option<u32>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+impl ProxyArgs {
+    fn flags(&self) -> Flags {
+        Flags {
+            tls_listen: self.tls_listen.clone(),
+            http_listen: self.http_listen.clone(),
+            tcp_listen: self.tcp_listen.clone(),
+            route: self.route.clone(),
+            default_backend: self.default_backend.clone(),
+            proxy_protocol: self.proxy_protocol.clone(),
+            nat46_prefix: self.nat46_prefix.clone(),
+            allowed_backend: self.allowed_backend.clone(),
+            dynamic_suffix: self.dynamic_suffix.clone(),
+            resolver: self.resolver.clone(),
+            accept_proxy_from: self.accept_proxy_from.clone(),
+            backend_port: self.backend_port,
+        }
+    }
+
+    /// Loads the config from the file or the flags, with the override flags
+    /// applied.
+    fn load(&self) -> Result<Config, ConfigError> {
+        let flags = self.flags();
+        let mut config = match &self.config {
+            Some(path) if flags.defines_anything() => {
+                return Err(ConfigError {
+                    origin: "--config".into(),
+                    key: String::new(),
+                    message: format!(
+                        "{} cannot be combined with the flags that define listeners and routes; \
+                         put them in the file",
+                        path.display()
+                    ),
+                })
+            }
+            Some(path) => config::load(path)?,
+            None => config::from_flags(&flags)?,
+        };
+        self.apply_overrides(&mut config)?;
+        Ok(config)
+    }
+
+    fn apply_overrides(&self, c: &mut Config) -> Result<(), ConfigError> {
+        let err = |flag: &str, v: &str, m: String| ConfigError {
+            origin: format!("{flag} {v:?}"),
+            key: String::new(),
+            message: m,
+        };
+        for (flag, value, into) in [
+            (
+                "--hello-timeout",
+                &self.hello_timeout,
+                &mut c.limits.hello_timeout,
+            ),
+            (
+                "--connect-timeout",
+                &self.connect_timeout,
+                &mut c.limits.connect_timeout,
+            ),
+            (
+                "--idle-timeout",
+                &self.idle_timeout,
+                &mut c.limits.idle_timeout,
+            ),
+        ] {
+            if let Some(v) = value {
+                *into = config::parse_duration(v).map_err(|m| err(flag, v, m))?;
+            }
+        }
+        for (flag, value, into) in [
+            (
+                "--max-connections",
+                self.max_connections,
+                &mut c.limits.max_connections,
+            ),
+            (
+                "--max-connections-per-client",
+                self.max_connections_per_client,
+                &mut c.limits.max_connections_per_client,
+            ),
+        ] {
+            if let Some(v) = value {
+                if v == 0 {
+                    return Err(err(flag, "0", "the least is 1".into()));
+                }
+                *into = v;
+            }
+        }
+        if let Some(m) = &self.metrics {
+            c.metrics = Some(config::parse_listen(m).map_err(|e| err("--metrics", m, e))?);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `sixgate proxy`. A config error is returned as such (exit 2).
+pub(crate) fn run(args: ProxyArgs) -> anyhow::Result<()> {
+    let config = args.load()?;
+    if args.check {
+        let rt = Runtime::new(config);
+        let origin = args
+            .config
+            .as_ref()
+            .map_or_else(|| "flags".to_owned(), |p| p.display().to_string());
+        println!("{origin}: ok");
+        for (i, l) in rt.config.listeners.iter().enumerate() {
+            let listen: Vec<String> = l.listen.iter().map(ToString::to_string).collect();
+            let what = match (&l.default_target, l.mode) {
+                (Some(t), config::Mode::Tcp) => format!("to {}", t.backends[0]),
+                _ => format!("{} names", rt.routes_on(i)),
+            };
+            println!(
+                "  listener {} ({}) on {}: {what}",
+                l.name,
+                l.mode.as_str(),
+                listen.join(", ")
+            );
+        }
+        if let Some(d) = &rt.config.dynamic {
+            let allowed: Vec<String> = d.allowed_backends.iter().map(ToString::to_string).collect();
+            println!(
+                "  dynamic: AAAA via {} within {}",
+                d.resolver,
+                allowed.join(", ")
+            );
+        }
+        return Ok(());
+    }
+    crate::logging::init();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = args.workers {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder.build().context("starting the runtime")?;
+    runtime.block_on(serve(args, config))
+}
+
+async fn serve(args: ProxyArgs, config: Config) -> anyhow::Result<()> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!("open-file limit {n}"),
+        Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
+    }
+    let names = config.listeners.iter().map(|l| l.name.clone()).collect();
+    let metrics = Arc::new(metrics::Metrics::new(names));
+    let metrics_addr = config.metrics;
+    let listeners = config.listeners.clone();
+    let rt = Runtime::new(config);
+    if rt.config.routes.is_empty()
+        && rt.config.dynamic.is_none()
+        && rt
+            .config
+            .listeners
+            .iter()
+            .any(|l| l.mode != config::Mode::Tcp && l.default_target.is_none())
+    {
+        tracing::warn!(
+            "no routes: every TLS and HTTP connection will be refused (add --route NAME=BACKEND)"
+        );
+    }
+    let shared = Arc::new(Shared::new(rt, metrics.clone()));
+
+    let mut sockets = Vec::new();
+    for (i, l) in listeners.iter().enumerate() {
+        for addr in &l.listen {
+            let socket = server::bind(*addr)
+                .with_context(|| format!("listener {}: cannot listen on {addr}", l.name))?;
+            let bound = socket.local_addr().unwrap_or(*addr);
+            tracing::info!(
+                "listening listener={} mode={} addr={bound}",
+                l.name,
+                l.mode.as_str()
+            );
+            sockets.push((i, socket));
+        }
+    }
+    if let Some(addr) = metrics_addr {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "metrics on {addr}, which is not loopback: anyone who can reach it can read them"
+            );
+        }
+        let socket = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("metrics: cannot listen on {addr}"))?;
+        tracing::info!(
+            "serving metrics addr={}",
+            socket.local_addr().unwrap_or(addr)
+        );
+        tokio::spawn(metrics::serve(socket, metrics.clone()));
+    }
+    for (i, socket) in sockets {
+        tokio::spawn(server::accept_loop(shared.clone(), i, socket));
+    }
+
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing the SIGHUP handler")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&args, &shared),
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: stopping");
+                return Ok(());
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("interrupted: stopping");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// SIGHUP: re-reads the config file; applies it to new connections if it is
+/// valid and its listeners are the same, else keeps the old one.
+fn reload(args: &ProxyArgs, shared: &Shared) {
+    let Some(path) = &args.config else {
+        tracing::info!("SIGHUP: the config came from flags; nothing to reload");
+        return;
+    };
+    let new = match args.load() {
+        Ok(c) => c,
+        Err(e) => {
+            shared.metrics.reload(false);
+            tracing::warn!("reload failed, keeping the running config: {e}");
+            return;
+        }
+    };
+    let old = shared.runtime();
+    let shape = |c: &Config| -> Vec<(String, config::Mode, Vec<std::net::SocketAddr>)> {
+        c.listeners
+            .iter()
+            .map(|l| (l.name.clone(), l.mode, l.listen.clone()))
+            .collect()
+    };
+    if shape(&old.config) != shape(&new) {
+        shared.metrics.reload(false);
+        tracing::warn!(
+            "reload failed, keeping the running config: {}: listeners (names, modes, addresses) changed; restart to apply",
+            path.display()
+        );
+        return;
+    }
+    if old.config.metrics != new.metrics {
+        tracing::warn!("reload: the metrics address changed; it takes effect on restart");
+    }
+    shared.replace(Runtime::new(new));
+    shared.metrics.reload(true);
+    tracing::info!("reloaded config file={}", path.display());
+}
