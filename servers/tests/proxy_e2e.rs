@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sixgate::proxy_protocol::{decode, Decoded, Header, Version};
+use sixgate::proxy_protocol::{decode, encode, Decoded, Header, Version};
 
 use support::*;
 
@@ -40,13 +40,9 @@ fn send(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
 }
 
 /// Sends a hello and asserts the backend receives exactly those bytes.
-fn assert_forwarded(
-    addr: SocketAddr,
-    rx: &std::sync::mpsc::Receiver<(usize, Vec<u8>)>,
-    hello: &[u8],
-) -> TcpStream {
+fn assert_forwarded(addr: SocketAddr, cap: &mut Captures, hello: &[u8]) -> TcpStream {
     let s = send(addr, hello);
-    let got = captured(rx, hello.len());
+    let got = cap.next_conn(hello.len());
     assert_eq!(
         got.len(),
         hello.len(),
@@ -161,7 +157,7 @@ fn unknown_name_gets_unrecognized_name_alert_and_no_backend_connection() {
 // 3 -------------------------------------------------------------------------
 
 fn proxy_protocol_case(version: &str, want: Version) {
-    let (backend, rx) = capture_server("[::1]:0");
+    let (backend, mut cap) = capture_server("[::1]:0");
     let (p, addr) = tls_proxy(&[
         &route("www.example.test", &backend),
         "--proxy-protocol",
@@ -172,27 +168,23 @@ fn proxy_protocol_case(version: &str, want: Version) {
     let client = s.local_addr().unwrap();
 
     // Collect until the header and the whole hello are in.
-    let mut got = captured(&rx, 16);
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let (header, ver, len) = loop {
-        match decode(&got) {
-            Ok(Decoded::Complete {
-                header,
-                version,
-                len,
-                ..
-            }) => break (header, version, len),
-            Ok(Decoded::NeedMore(_)) if Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(20));
-                while let Ok((_, chunk)) = rx.try_recv() {
-                    got.extend_from_slice(&chunk);
-                }
-            }
-            other => panic!(
-                "{version}: backend did not get a PROXY header: {other:?}; bytes {got:02x?}\n{}",
-                p.dump()
-            ),
-        }
+    let total = |b: &[u8]| match decode(b) {
+        Ok(Decoded::Complete { len, .. }) => b.len() >= len + hello.len(),
+        Ok(Decoded::NeedMore(_)) => false,
+        _ => true,
+    };
+    let got = cap.next_conn_until(total);
+    let (header, ver, len) = match decode(&got) {
+        Ok(Decoded::Complete {
+            header,
+            version,
+            len,
+            ..
+        }) => (header, version, len),
+        other => panic!(
+            "{version}: backend did not get a PROXY header: {other:?}; bytes {got:02x?}\n{}",
+            p.dump()
+        ),
     };
     assert_eq!(ver, want);
     assert_eq!(
@@ -204,12 +196,6 @@ fn proxy_protocol_case(version: &str, want: Version) {
         "{version}: TCP4 with the client's own IPv4 address and the proxy's listen address"
     );
     assert!(matches!(client, SocketAddr::V4(_)));
-    while got.len() < len + hello.len() {
-        match rx.recv_timeout(IO_TIMEOUT) {
-            Ok((_, c)) if !c.is_empty() => got.extend_from_slice(&c),
-            _ => break,
-        }
-    }
     assert!(
         got[len..] == hello[..],
         "{version}: the hello follows the header unchanged"
@@ -282,7 +268,7 @@ fn http_host_routing_421_and_400() {
         req_a,
         "backend A sees the exact bytes"
     );
-    let conn = p.conn_line(s.local_addr().unwrap());
+    let conn = drop_and_line(&p, s);
     assert_fields(
         &conn,
         &[
@@ -304,10 +290,7 @@ fn http_host_routing_421_and_400() {
         "{resp:?}"
     );
     assert_eq!(rx_b.recv_timeout(IO_TIMEOUT).unwrap(), req_b);
-    assert_fields(
-        &p.conn_line(s.local_addr().unwrap()),
-        &[("name", "b.example.test")],
-    );
+    assert_fields(&drop_and_line(&p, s), &[("name", "b.example.test")]);
 
     let mut s = send(addr, b"GET / HTTP/1.1\r\nHost: c.other.test\r\n\r\n");
     let End::Closed(resp) = read_until_close(&mut s, IO_TIMEOUT) else {
@@ -378,11 +361,52 @@ fn tcp_listener_maps_a_port_both_ways() {
     assert_eq!(num_field(&conn, "down"), 100_000);
 }
 
+/// Past 256 KiB a direction switches from the buffer to splice(2); 8 MB
+/// each way, with a half-close at the end, arrives intact with either copier.
+#[test]
+fn bulk_transfer_is_intact_with_both_copiers() {
+    for copier in ["splice", "buffer"] {
+        let echo = echo_server("[::1]:0", b"");
+        let p = Proxy::start(&[
+            "--copier",
+            copier,
+            "--tcp-listen",
+            &format!("127.0.0.1:0={}", echo.backend()),
+        ]);
+        let mut s = connect(p.listen_addr("tcp0"));
+        let data: Vec<u8> = (0..8_000_000u32)
+            .map(|i| (i.wrapping_mul(7) % 253) as u8)
+            .collect();
+        let writer = {
+            let mut w = s.try_clone().unwrap();
+            let data = data.clone();
+            thread::spawn(move || {
+                w.write_all(&data).unwrap();
+                // Half-close: the echo still flows back to the end.
+                w.shutdown(std::net::Shutdown::Write).unwrap();
+            })
+        };
+        let back = read_n(&mut s, data.len());
+        writer.join().unwrap();
+        assert!(back == data, "{copier}: echoed bytes differ");
+        assert_eq!(
+            read_until_close(&mut s, IO_TIMEOUT),
+            End::Closed(Vec::new()),
+            "{copier}"
+        );
+        let client = s.local_addr().unwrap();
+        drop(s);
+        let conn = p.conn_line(client);
+        assert_eq!(num_field(&conn, "up"), 8_000_000, "{copier}");
+        assert_eq!(num_field(&conn, "down"), 8_000_000, "{copier}");
+    }
+}
+
 // 6 -------------------------------------------------------------------------
 
 #[test]
 fn fragmented_and_large_hellos_route() {
-    let (backend, rx) = capture_server("[::1]:0");
+    let (backend, mut cap) = capture_server("[::1]:0");
     let (p, addr) = tls_proxy(&[&route("www.example.test", &backend)]);
 
     // A real rustls first flight, one byte per write.
@@ -393,7 +417,7 @@ fn fragmented_and_large_hellos_route() {
         s.flush().unwrap();
         thread::sleep(Duration::from_millis(1));
     }
-    let got = captured(&rx, flight.len());
+    let got = cap.next_conn(flight.len());
     assert!(
         got == flight,
         "byte-at-a-time hello not forwarded intact\n{}",
@@ -405,7 +429,7 @@ fn fragmented_and_large_hellos_route() {
     let hs = handshake_payload(&flight);
     for parts in [2, 5] {
         let framed = records(&hs, parts);
-        let s = assert_forwarded(addr, &rx, &framed);
+        let s = assert_forwarded(addr, &mut cap, &framed);
         assert_fields(
             &{ drop_and_line(&p, s) },
             &[("name", "www.example.test"), ("outcome", "done")],
@@ -416,7 +440,7 @@ fn fragmented_and_large_hellos_route() {
     let big = client_hello(&[sni_ext(b"www.example.test"), (EXT_PADDING, vec![0; 20_000])]);
     let framed = records(&big, 2);
     assert!(framed.len() > 20_000);
-    let s = assert_forwarded(addr, &rx, &framed);
+    let s = assert_forwarded(addr, &mut cap, &framed);
     assert_fields(
         &drop_and_line(&p, s),
         &[("name", "www.example.test"), ("outcome", "done")],
@@ -429,7 +453,7 @@ fn fragmented_and_large_hellos_route() {
     let refs: Vec<&[u8]> = protos.iter().map(|p| p.as_slice()).collect();
     let big = client_hello(&[alpn_ext(&refs), sni_ext(b"www.example.test")]);
     let framed = records(&big, 2);
-    let s = assert_forwarded(addr, &rx, &framed);
+    let s = assert_forwarded(addr, &mut cap, &framed);
     assert_fields(
         &drop_and_line(&p, s),
         &[("name", "www.example.test"), ("outcome", "done")],
@@ -474,7 +498,7 @@ fn refused(
 
 #[test]
 fn hostile_hellos_are_refused_and_the_proxy_keeps_serving() {
-    let (backend, rx) = capture_server("[::1]:0");
+    let (backend, mut cap) = capture_server("[::1]:0");
     let (p, addr) = tls_proxy(&[&route("www.example.test", &backend)]);
     let prompt = Duration::from_secs(2); // well under the 10 s default hello_timeout
 
@@ -533,7 +557,7 @@ fn hostile_hellos_are_refused_and_the_proxy_keeps_serving() {
 
     // Still serving; upper case and one trailing dot are normalised.
     let hello = hello_for(b"WWW.Example.TEST.");
-    let s = assert_forwarded(addr, &rx, &hello);
+    let s = assert_forwarded(addr, &mut cap, &hello);
     assert_fields(
         &drop_and_line(&p, s),
         &[("name", "www.example.test"), ("outcome", "done")],
@@ -542,18 +566,18 @@ fn hostile_hellos_are_refused_and_the_proxy_keeps_serving() {
 
 #[test]
 fn ip_literal_and_absent_sni_go_to_the_default_backend_invalid_never() {
-    let (backend, rx) = capture_server("[::1]:0");
+    let (backend, mut cap) = capture_server("[::1]:0");
     let (p, addr) = tls_proxy(&["--default-backend", &backend.backend()]);
 
     let hello = hello_for(b"192.0.2.1");
-    let s = assert_forwarded(addr, &rx, &hello);
+    let s = assert_forwarded(addr, &mut cap, &hello);
     assert_fields(
         &drop_and_line(&p, s),
         &[("backend", &backend.backend()), ("outcome", "done")],
     );
 
     let hello = records(&client_hello(&[alpn_ext(H1)]), 1);
-    let s = assert_forwarded(addr, &rx, &hello);
+    let s = assert_forwarded(addr, &mut cap, &hello);
     assert_fields(&drop_and_line(&p, s), &[("name", "-"), ("outcome", "done")]);
 
     let before = backend.accepted();
@@ -576,7 +600,7 @@ fn ip_literal_and_absent_sni_go_to_the_default_backend_invalid_never() {
 
 #[test]
 fn slowloris_is_cut_at_the_hello_deadline() {
-    let (backend, _rx) = capture_server("[::1]:0");
+    let (backend, _cap) = capture_server("[::1]:0");
     let (p, addr) = tls_proxy(&[
         &route("www.example.test", &backend),
         "--hello-timeout",
@@ -643,23 +667,41 @@ fn held(local: SocketAddr, addr: SocketAddr) -> TcpStream {
 }
 
 /// Asserts the proxy closes a new connection from `local` at once.
-fn refused_at_once(p: &Proxy, local: SocketAddr, addr: SocketAddr) -> String {
+/// Asserts the proxy closes a new connection from `local` at once, with
+/// nothing forwarded, and logs the refusal `reason`: a conn line with
+/// `outcome=refused:REASON` or a (rate-limited) refusal line naming it.
+fn refused_at_once(p: &Proxy, local: SocketAddr, addr: SocketAddr, reason: &str) {
+    let mark = p.mark();
     let start = Instant::now();
-    let mut s = connect_from(local, addr).expect("the kernel still accepts");
-    let _ = s.write_all(b"y");
-    let end = read_until_close(&mut s, Duration::from_secs(3));
-    assert_eq!(
-        end,
-        End::Closed(Vec::new()),
-        "over the limit: closed with nothing forwarded\n{}",
-        p.dump()
-    );
+    match connect_from(local, addr) {
+        // Accepted and reset before connect() returned: closed at once.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("connect over the limit: {e} (want accept, then close)"),
+        Ok(mut s) => {
+            let _ = s.write_all(b"y");
+            let end = read_until_close(&mut s, Duration::from_secs(3));
+            assert_eq!(
+                end,
+                End::Closed(Vec::new()),
+                "over the limit: closed with nothing forwarded\n{}",
+                p.dump()
+            );
+        }
+    }
     assert!(
         start.elapsed() < Duration::from_secs(1),
         "closed only after {:?}",
         start.elapsed()
     );
-    p.conn_line(s.local_addr().unwrap())
+    let logged = p.find_line_from(mark, LOG_TIMEOUT, |l| {
+        l.contains(&format!("outcome=refused:{reason}"))
+            || (l.contains("refused") && l.contains(reason))
+    });
+    assert!(
+        logged.is_some(),
+        "refusal {reason} not logged\n{}",
+        p.dump()
+    );
 }
 
 fn any(ip: &str) -> SocketAddr {
@@ -681,18 +723,16 @@ fn max_connections_refuses_at_once_and_counts() {
     let metrics = p.metrics_addr();
 
     let mut conns: Vec<TcpStream> = (0..5).map(|_| held(any("127.0.0.1"), addr)).collect();
-    let line = refused_at_once(&p, any("127.0.0.1"), addr);
-    assert_fields(&line, &[("outcome", "refused:max_connections")]);
-    // Another client address is refused as well: the limit is global.
-    refused_at_once(&p, any("127.0.0.2"), addr);
+    refused_at_once(&p, any("127.0.0.1"), addr, "max_connections");
 
     let text = scrape(metrics);
-    assert!(
+    assert_eq!(
         metric(
             &text,
             "sixgate_proxy_refused_total",
             Some(("reason", "max_connections"))
-        ) >= 2.0,
+        ),
+        1.0,
         "{text}"
     );
     assert_eq!(
@@ -711,6 +751,21 @@ fn max_connections_refuses_at_once_and_counts() {
     drop(gone);
     p.conn_line(client);
     let _again = held(any("127.0.0.1"), addr);
+
+    // Full again: another client address is refused as well (the limit is
+    // global), and this refusal too is counted and logged, although it
+    // comes soon after the first.
+    refused_at_once(&p, any("127.0.0.2"), addr, "max_connections");
+    let text = scrape(metrics);
+    assert_eq!(
+        metric(
+            &text,
+            "sixgate_proxy_refused_total",
+            Some(("reason", "max_connections"))
+        ),
+        2.0,
+        "{text}"
+    );
 }
 
 #[test]
@@ -728,8 +783,7 @@ fn per_client_limit_refuses_that_client_only() {
     let metrics = p.metrics_addr();
 
     let _conns: Vec<TcpStream> = (0..3).map(|_| held(any("127.0.0.1"), addr)).collect();
-    let line = refused_at_once(&p, any("127.0.0.1"), addr);
-    assert_fields(&line, &[("outcome", "refused:per_client_limit")]);
+    refused_at_once(&p, any("127.0.0.1"), addr, "per_client_limit");
     let _other = held(any("127.0.0.2"), addr);
 
     let text = scrape(metrics);
@@ -842,6 +896,61 @@ fn reload_keeps_streams_and_reroutes_new_connections() {
 
 // 11 ------------------------------------------------------------------------
 
+const DOCS_EXAMPLE: &str = r#"# /etc/sixgate/proxy.toml
+[[listener]]
+name = "https"
+mode = "tls"                          # tls | http | tcp
+listen = ["0.0.0.0:443", "[::]:443"]
+# default_backend = "[2001:db8:1::10]:443"   # where names no route matches go
+# backend_port = 443                  # port for backends written without one (default: the port the client connected to)
+# accept_proxy_from = ["192.0.2.10/32"]      # a front load balancer that sends PROXY v1/v2
+
+[[listener]]
+name = "http"
+mode = "http"
+listen = ["0.0.0.0:80", "[::]:80"]
+
+[[listener]]
+name = "ssh-alice"
+mode = "tcp"
+listen = ["0.0.0.0:2201", "[::]:2201"]
+backend = "[2001:db8:1::10]:22"
+source = "nat46"
+
+[[route]]
+names = ["www.alice.example", "*.alice.example"]
+backends = ["[2001:db8:1::10]"]       # no port: the listener's backend_port, else the local port
+proxy_protocol = "v2"                 # none (default) | v1 | v2
+# listeners = ["https"]               # default: every tls and http listener
+
+[[route]]
+names = ["bob.example"]
+backends = ["[2001:db8:2::20]:443", "[2001:db8:2::21]:443"]
+source = "nat46"                      # connect from nat46.prefix + client IPv4
+
+[nat46]
+prefix = "2001:db8:46::/96"           # routed to this machine; see "NAT46 source mode"
+
+[dynamic]                             # zero-config mode, see below
+allowed_backends = ["2001:db8::/40"]
+# names = ["customers.example"]       # optional suffix allow-list
+# resolver = "[::1]:53"               # default: the first nameserver in /etc/resolv.conf
+# proxy_protocol = "none"
+# source = "proxy"
+
+[limits]
+hello_timeout = "10s"                 # whole ClientHello / request head must arrive in this
+connect_timeout = "5s"
+idle_timeout = "5m"                   # no byte either way for this long: close
+max_connections = 10000
+max_connections_per_client = 256      # IPv4 clients by address, IPv6 clients by /64
+client_ipv6_prefix_len = 64
+max_head = 16384                      # HTTP request head limit, bytes
+
+[metrics]
+listen = "127.0.0.1:9464"             # Prometheus text at /metrics; loopback only by default
+"#;
+
 fn check(path: &str) -> std::process::Output {
     Command::new(sixgate_bin())
         .args(["proxy", "--check", "--config", path])
@@ -853,12 +962,8 @@ fn check(path: &str) -> std::process::Output {
 #[test]
 fn check_reports_file_line_and_key() {
     let dir = TempDir::new("check");
-    let good = dir.write(
-        "good.toml",
-        "[[listener]]\nname = \"https\"\nmode = \"tls\"\nlisten = [\"127.0.0.1:8443\"]\n\n\
-         [[route]]\nnames = [\"www.example.test\", \"*.example.test\"]\nbackends = [\"2001:db8:1::10\"]\nproxy_protocol = \"v2\"\n\n\
-         [limits]\nhello_timeout = \"10s\"\nmax_connections = 100\n",
-    );
+    // The example config of docs/proxy.md, verbatim.
+    let good = dir.write("good.toml", DOCS_EXAMPLE);
     let out = check(&good);
     assert_eq!(
         out.status.code(),
@@ -907,7 +1012,7 @@ fn dynamic_mode_forwards_allowed_and_refuses_others() {
         ("site.customers.test", Ipv6Addr::LOCALHOST),
         ("evil.customers.test", "2001:db8:ffff::1".parse().unwrap()),
     ]);
-    let (backend, rx) = capture_server("[::1]:0");
+    let (backend, mut cap) = capture_server("[::1]:0");
     let dir = TempDir::new("dynamic");
     let cfg = dir.write(
         "proxy.toml",
@@ -921,7 +1026,7 @@ fn dynamic_mode_forwards_allowed_and_refuses_others() {
     let addr = p.listen_addr("edge");
 
     let hello = hello_for(b"site.customers.test");
-    let s = assert_forwarded(addr, &rx, &hello);
+    let s = assert_forwarded(addr, &mut cap, &hello);
     assert_fields(
         &drop_and_line(&p, s),
         &[
@@ -988,6 +1093,162 @@ fn curl_over_ipv4_reaches_an_https_backend() {
     let line = p.expect_line("name=www.example.test");
     assert!(
         is_conn_line(&line) && line.contains("outcome=done"),
+        "{line}"
+    );
+}
+
+// Beyond the brief's list: accept_proxy_from, idle timeout, backend failover.
+
+#[test]
+fn accept_proxy_from_uses_the_front_proxys_client() {
+    let (backend, mut cap) = capture_server("[::1]:0");
+    let (p, addr) = tls_proxy(&[
+        &route("www.example.test", &backend),
+        "--proxy-protocol",
+        "v2",
+        "--accept-proxy-from",
+        "127.0.0.1/32",
+    ]);
+    let visitor: SocketAddr = "198.51.100.7:4242".parse().unwrap();
+    let front: SocketAddr = "192.0.2.80:443".parse().unwrap();
+    let hello = hello_for(b"www.example.test");
+
+    // From the trusted front: a v1 header, then the hello.
+    let mut bytes = encode(&Header::proxy(visitor, front), Version::V1);
+    bytes.extend_from_slice(&hello);
+    let s = send(addr, &bytes);
+    let got = cap.next_conn_until(|b| match decode(b) {
+        Ok(Decoded::Complete { len, .. }) => b.len() >= len + hello.len(),
+        Ok(Decoded::NeedMore(_)) => false,
+        _ => true,
+    });
+    let Ok(Decoded::Complete {
+        header,
+        version,
+        len,
+        ..
+    }) = decode(&got)
+    else {
+        panic!("no PROXY header at the backend: {got:02x?}\n{}", p.dump())
+    };
+    assert_eq!(version, Version::V2, "sent on in the route's version");
+    assert_eq!(
+        header,
+        Header::Proxy {
+            source: visitor,
+            destination: front
+        },
+        "the front's client and destination are sent on"
+    );
+    assert!(
+        got[len..] == hello[..],
+        "the incoming header is not forwarded"
+    );
+    drop(s);
+    let line = p
+        .find_line_from(0, LOG_TIMEOUT, |l| {
+            is_conn_line(l) && field(l, "client").as_deref() == Some("198.51.100.7:4242")
+        })
+        .unwrap_or_else(|| panic!("no conn line with client=198.51.100.7:4242\n{}", p.dump()));
+    assert_fields(&line, &[("outcome", "done")]);
+
+    // From the trusted front without a header: refused.
+    let line = refused(&p, addr, &hello, None, Duration::from_secs(2));
+    assert_fields(&line, &[("outcome", "refused:bad_proxy_header")]);
+
+    // From anyone else a header is not accepted: refused, never forwarded.
+    let before = backend.accepted();
+    let mut s = connect_from(any("127.0.0.2"), addr).expect("connect");
+    let mut bytes = encode(&Header::proxy(visitor, front), Version::V2);
+    bytes.extend_from_slice(&hello);
+    s.write_all(&bytes).unwrap();
+    assert!(
+        matches!(
+            read_until_close(&mut s, Duration::from_secs(3)),
+            End::Closed(_)
+        ),
+        "an untrusted PROXY header must not be accepted"
+    );
+    let line = p.conn_line(s.local_addr().unwrap());
+    assert!(
+        field(&line, "outcome").is_some_and(|o| o.starts_with("refused:")),
+        "{line}"
+    );
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(backend.accepted(), before);
+}
+
+#[test]
+fn idle_connections_are_closed_after_idle_timeout() {
+    let echo = echo_server("[::1]:0", b"");
+    let p = Proxy::start(&[
+        "--tcp-listen",
+        &format!("127.0.0.1:0={}", echo.backend()),
+        "--idle-timeout",
+        "1s",
+    ]);
+    let addr = p.listen_addr("tcp0");
+    let mut s = connect(addr);
+    // Traffic every 400 ms keeps it open past the timeout...
+    for _ in 0..5 {
+        s.write_all(b"ping").unwrap();
+        assert_eq!(read_n(&mut s, 4), b"ping");
+        thread::sleep(Duration::from_millis(400));
+    }
+    // ...silence closes it.
+    let start = Instant::now();
+    let end = read_until_close(&mut s, Duration::from_secs(5));
+    let took = start.elapsed();
+    assert_eq!(end, End::Closed(Vec::new()), "idle connection not closed");
+    assert!(
+        took >= Duration::from_millis(500) && took <= Duration::from_secs(3),
+        "closed {took:?} after the last byte"
+    );
+    let line = p.conn_line(s.local_addr().unwrap());
+    assert_fields(&line, &[("outcome", "timeout:idle")]);
+    assert_eq!(num_field(&line, "up"), 20);
+    assert_eq!(num_field(&line, "down"), 20);
+}
+
+/// A loopback port with nothing listening on it.
+fn dead_backend() -> String {
+    let l = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    addr.to_string()
+}
+
+#[test]
+fn a_failed_backend_connect_tries_the_next_backend() {
+    let (live, mut cap) = capture_server("[::1]:0");
+    let dead = dead_backend();
+    let (p, addr) = tls_proxy(&[
+        &format!("--route=www.example.test={dead}"),
+        &route("www.example.test", &live),
+        &format!("--route=down.example.test={}", dead_backend()),
+        "--connect-timeout",
+        "2s",
+    ]);
+    // Several clients (ports), so the hash picks either backend first.
+    for _ in 0..6 {
+        let hello = hello_for(b"www.example.test");
+        let s = assert_forwarded(addr, &mut cap, &hello);
+        assert_fields(
+            &drop_and_line(&p, s),
+            &[("backend", &live.backend()), ("outcome", "done")],
+        );
+    }
+    assert_eq!(live.accepted(), 6);
+
+    // No backend answers: closed, and logged as a backend error.
+    let mut s = send(addr, &hello_for(b"down.example.test"));
+    assert!(matches!(
+        read_until_close(&mut s, Duration::from_secs(5)),
+        End::Closed(_)
+    ));
+    let line = p.conn_line(s.local_addr().unwrap());
+    assert!(
+        field(&line, "outcome").is_some_and(|o| o.starts_with("backend:")),
         "{line}"
     );
 }

@@ -87,6 +87,10 @@ pub(crate) struct ProxyArgs {
     /// Most connections open at once from one client (IPv4 address or IPv6 /64).
     #[arg(long = "max-connections-per-client", value_name = "N")]
     max_connections_per_client: Option<u32>,
+    /// How relayed bytes move: splice (a buffer for the first 256 KiB of each
+    /// direction, then splice(2) through a kernel pipe) or buffer (read/write only).
+    #[arg(long, value_name = "HOW", default_value = "splice", value_parser = ["splice", "buffer"])]
+    copier: String,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -251,12 +255,22 @@ async fn serve(args: ProxyArgs, config: Config) -> anyhow::Result<()> {
             "no routes: every TLS and HTTP connection will be refused (add --route NAME=BACKEND)"
         );
     }
-    let shared = Arc::new(Shared::new(rt, metrics.clone()));
+    let copier = if args.copier == "splice" {
+        forward::Copier::Splice
+    } else {
+        forward::Copier::Buffer
+    };
+    let shared = Arc::new(Shared::new(rt, metrics.clone(), copier));
 
     let mut sockets = Vec::new();
     for (i, l) in listeners.iter().enumerate() {
         for addr in &l.listen {
-            let socket = server::bind(*addr)
+            // [::]:P is IPv6-only when some listener also takes IPv4 on P.
+            let v6_only = listeners
+                .iter()
+                .flat_map(|l| &l.listen)
+                .any(|a| a.is_ipv4() && a.port() == addr.port());
+            let socket = server::bind(*addr, v6_only)
                 .with_context(|| format!("listener {}: cannot listen on {addr}", l.name))?;
             let bound = socket.local_addr().unwrap_or(*addr);
             tracing::info!(
@@ -282,6 +296,7 @@ async fn serve(args: ProxyArgs, config: Config) -> anyhow::Result<()> {
         );
         tokio::spawn(metrics::serve(socket, metrics.clone()));
     }
+    tokio::spawn(server::flood_logger(shared.clone()));
     for (i, socket) in sockets {
         tokio::spawn(server::accept_loop(shared.clone(), i, socket));
     }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::config::{Config, Listener, Mode, Source, Target};
 use super::dynamic::{self, Cache};
-use super::forward::{relay, End};
+use super::forward::{relay, Copier, End};
 use super::metrics::{BackendError, Metrics, Refusal};
 use super::route::RouteTable;
 
@@ -62,18 +62,20 @@ pub(crate) struct Shared {
     active: AtomicU32,
     per_client: Mutex<HashMap<IpAddr, u32>>,
     cache: Cache,
-    limit_log: LogLimiter,
+    floods: [Flood; 3],
+    copier: Copier,
 }
 
 impl Shared {
-    pub(crate) fn new(runtime: Runtime, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(runtime: Runtime, metrics: Arc<Metrics>, copier: Copier) -> Self {
         Self {
             runtime: RwLock::new(Arc::new(runtime)),
             metrics,
             active: AtomicU32::new(0),
             per_client: Mutex::new(HashMap::new()),
             cache: Cache::default(),
-            limit_log: LogLimiter::default(),
+            floods: Default::default(),
+            copier,
         }
     }
 
@@ -144,42 +146,62 @@ impl Drop for ActiveSlot {
     }
 }
 
-/// Logs at most one line a second per kind of flood, with the count since.
+/// Refusals at the limits and accept errors come in floods: each is
+/// counted, and [`flood_logger`] writes one line per kind per second with
+/// the count and the latest case, so a flood cannot flood the log and the
+/// last of a burst is still reported.
 #[derive(Debug, Default)]
-struct LogLimiter {
-    last_second: AtomicU64,
-    suppressed: AtomicU64,
+struct Flood {
+    count: AtomicU64,
+    latest: Mutex<String>,
 }
 
-impl LogLimiter {
-    /// `Some(count)` when a line may be logged now (count = events since
-    /// the last line, this one included).
-    fn allow(&self) -> Option<u64> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let prev = self.last_second.load(Relaxed);
-        if now != prev
-            && self
-                .last_second
-                .compare_exchange(prev, now, Relaxed, Relaxed)
-                .is_ok()
-        {
-            Some(self.suppressed.swap(0, Relaxed).saturating_add(1))
-        } else {
-            self.suppressed.fetch_add(1, Relaxed);
-            None
+/// The kinds of flood, in the order of [`Shared::floods`].
+const FLOOD_KINDS: [&str; 3] = ["max_connections", "per_client_limit", "accept_error"];
+
+impl Shared {
+    fn flood(&self, kind: usize, latest: impl FnOnce() -> String) {
+        if let Some(f) = self.floods.get(kind) {
+            f.count.fetch_add(1, Relaxed);
+            if let Ok(mut l) = f.latest.try_lock() {
+                *l = latest();
+            }
         }
     }
 }
 
-/// Binds one listen address: `[::]` is IPv6-only, so `0.0.0.0` on the same
-/// port can sit beside it; a deep backlog so bursts are not dropped.
-pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Writes the flood lines, once a second, for as long as the proxy runs.
+pub(crate) async fn flood_logger(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        for (kind, f) in FLOOD_KINDS.iter().zip(&shared.floods) {
+            let n = f.count.swap(0, Relaxed);
+            if n > 0 {
+                let latest = f.latest.lock().map(|l| l.clone()).unwrap_or_default();
+                if *kind == "accept_error" {
+                    tracing::warn!(
+                        "accept failed {n} time(s) in the last second; latest: {latest}"
+                    );
+                } else {
+                    tracing::warn!(
+                        "refused {n} connection(s) in the last second: {kind} (latest {latest})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Binds one listen address with a deep backlog, so bursts are not dropped.
+/// An IPv6 socket is IPv6-only when `v6_only` (the config also listens on
+/// IPv4 at that port); else `[::]:443` alone takes IPv4 too, as
+/// `::ffff:a.b.c.d`, which is folded back to IPv4 everywhere.
+pub(crate) fn bind(addr: SocketAddr, v6_only: bool) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        socket.set_only_v6(v6_only)?;
     }
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
@@ -195,9 +217,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, index: usize, listener: Tcp
             Ok(x) => x,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
-                if let Some(n) = shared.limit_log.allow() {
-                    tracing::warn!("accept failed ({n} times): {e}");
-                }
+                shared.flood(2, || e.to_string());
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -234,18 +254,15 @@ fn refuse_fast(
     if let Ok(std) = stream.into_std() {
         let _ = socket2::SockRef::from(&std).set_linger(Some(Duration::ZERO));
     }
-    if let Some(n) = shared.limit_log.allow() {
+    let kind = usize::from(why != Refusal::MaxConnections);
+    shared.flood(kind, || {
         let name = rt
             .config
             .listeners
             .get(index)
             .map_or("-", |l| l.name.as_str());
-        tracing::warn!(
-            "refused {n} connection(s) in the last second: {} (listener={name} latest client={})",
-            why.as_str(),
-            fold(peer)
-        );
-    }
+        format!("listener={name} client={}", fold(peer))
+    });
 }
 
 /// The log line of one connection, written when it ends.
@@ -332,13 +349,9 @@ async fn handle(
         Some(slot) => slot,
         None => {
             shared.metrics.refused(Refusal::PerClientLimit);
-            if let Some(n) = shared.limit_log.allow() {
-                tracing::warn!(
-                    "refused {n} connection(s) in the last second: per_client_limit (listener={} latest client={})",
-                    listener.name,
-                    log.client
-                );
-            }
+            shared.flood(1, || {
+                format!("listener={} client={}", listener.name, log.client)
+            });
             let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
             return;
         }
@@ -409,7 +422,7 @@ async fn handle(
         log.finish("backend:write_error");
         return;
     }
-    let (up, down, end) = relay(&mut client, &mut backend, limits.idle_timeout).await;
+    let (up, down, end) = relay(&client, &backend, limits.idle_timeout, shared.copier).await;
     let sent_first = first.len() as u64;
     log.up = up.saturating_add(sent_first);
     log.down = down;
@@ -711,13 +724,5 @@ mod tests {
             ),
             "2001:db8:46::c000:221".parse::<Ipv6Addr>().unwrap()
         );
-    }
-
-    #[test]
-    fn log_limiter_allows_one_a_second() {
-        let l = LogLimiter::default();
-        assert_eq!(l.allow(), Some(1));
-        assert_eq!(l.allow(), None);
-        assert_eq!(l.allow(), None);
     }
 }

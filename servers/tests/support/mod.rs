@@ -497,9 +497,52 @@ pub(crate) fn echo_server(bind: &str, tag: &'static [u8]) -> Server {
     })
 }
 
+/// What a [`capture_server`] read, connection by connection.
+pub(crate) struct Captures {
+    rx: Receiver<(usize, Vec<u8>)>,
+    /// The last connection [`Captures::next_conn`] looked at.
+    last: Option<usize>,
+}
+
+impl Captures {
+    /// Collects the bytes of the next connection (one not looked at yet)
+    /// until `done(bytes)` holds, or EOF, or `IO_TIMEOUT`.
+    pub(crate) fn next_conn_until(&mut self, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        let mut conn = None;
+        let mut got = Vec::new();
+        while !done(&got) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok((id, chunk)) => {
+                    if self.last.is_some_and(|last| id <= last) {
+                        continue; // the rest of an older connection
+                    }
+                    let want = *conn.get_or_insert(id);
+                    self.last = Some(want);
+                    if id != want {
+                        continue;
+                    }
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    got.extend_from_slice(&chunk);
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        got
+    }
+
+    /// Collects the next connection's bytes until at least `n` have arrived.
+    pub(crate) fn next_conn(&mut self, n: usize) -> Vec<u8> {
+        self.next_conn_until(|b| b.len() >= n)
+    }
+}
+
 /// A server that reports every chunk it reads, tagged by connection number
 /// (0, 1, …); an empty chunk means EOF.
-pub(crate) fn capture_server(bind: &str) -> (Server, Receiver<(usize, Vec<u8>)>) {
+pub(crate) fn capture_server(bind: &str) -> (Server, Captures) {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let next = AtomicUsize::new(0);
@@ -521,32 +564,7 @@ pub(crate) fn capture_server(bind: &str) -> (Server, Receiver<(usize, Vec<u8>)>)
             }
         }
     });
-    (server, rx)
-}
-
-/// Collects the bytes of the first connection seen on `rx` until at least
-/// `n` have arrived (or EOF, or `IO_TIMEOUT`).
-pub(crate) fn captured(rx: &Receiver<(usize, Vec<u8>)>, n: usize) -> Vec<u8> {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let mut conn = None;
-    let mut got = Vec::new();
-    while got.len() < n {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((id, chunk)) => {
-                let want = *conn.get_or_insert(id);
-                if id != want {
-                    continue;
-                }
-                if chunk.is_empty() {
-                    break;
-                }
-                got.extend_from_slice(&chunk);
-            }
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    got
+    (server, Captures { rx, last: None })
 }
 
 // ---------------------------------------------------------------------------
