@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the programs (and munin-node's Net::Server) that
-# servers/tests/real_configs.rs checks our config output against, if any
-# is missing. Debian/Ubuntu only (apt-get), root only.
+# servers/tests/real_configs.rs checks our config output against, and the
+# tools the proxy tests drive, if any is missing. Debian/Ubuntu only (apt-get), root only.
 #
 # Debian's postinst scripts start every daemon they install. This script
 # stops that with a temporary /usr/sbin/policy-rc.d (exit 101: "action
@@ -22,6 +22,13 @@ declare -A PKG=(
     [nsd-checkconf]=nsd
     [apache2]=apache2
     [perl]=perl
+    # servers/tests/proxy_*.rs: curl as a real TLS client over IPv4, ip for
+    # the NAT46 network namespace, prlimit for the 100,000-connection test,
+    # python3 for the small servers inside the namespace.
+    [curl]=curl
+    [ip]=iproute2
+    [prlimit]=util-linux
+    [python3]=python3
 )
 # Perl modules -> package: munin-node's allow/deny matching lives in Net::Server.
 declare -A PERL_PKG=(
