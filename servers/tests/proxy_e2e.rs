@@ -214,6 +214,41 @@ fn proxy_protocol_v1_carries_the_ipv4_client_and_listen_address() {
     proxy_protocol_case("v1", Version::V1);
 }
 
+/// `[::]` alone is dual-stack: an IPv4 client arrives as `::ffff:127.0.0.1`
+/// and is still sent on as TCP4 with its plain IPv4 address and logged so.
+#[test]
+fn ipv4_client_on_a_dual_stack_listener_is_sent_as_tcp4() {
+    let (backend, mut cap) = capture_server("[::1]:0");
+    let p = Proxy::start(&[
+        "--tcp-listen",
+        &format!("[::]:0={}", backend.backend()),
+        "--proxy-protocol",
+        "v2",
+    ]);
+    let port = p.listen_addr("tcp0").port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let s = send(addr, b"hello");
+    let client = s.local_addr().unwrap();
+    let got = cap.next_conn_until(|b| match decode(b) {
+        Ok(Decoded::Complete { len, .. }) => b.len() >= len + 5,
+        Ok(Decoded::NeedMore(_)) => false,
+        _ => true,
+    });
+    match decode(&got) {
+        Ok(Decoded::Complete { header, .. }) => assert_eq!(
+            header,
+            Header::Proxy {
+                source: client,
+                destination: addr
+            },
+            "TCP4, never ::ffff:"
+        ),
+        other => panic!("no PROXY header: {other:?}\n{}", p.dump()),
+    }
+    drop(s);
+    assert_fields(&p.conn_line(client), &[("client", &client.to_string())]);
+}
+
 // 4 -------------------------------------------------------------------------
 
 /// A plain HTTP backend: reports the request head it read, answers 200 with
