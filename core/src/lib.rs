@@ -17,6 +17,7 @@
 //! | [`tls`] | the TLS ClientHello reader: SNI, ALPN, versions, ECH, over a partial buffer | RFC 8446, RFC 6066, RFC 7301 |
 //! | [`http`] | the HTTP/1.x request-head reader: Host, absolute-form targets | RFC 9112, RFC 9110, RFC 3986 |
 //! | [`proxy_protocol`] | PROXY protocol v1 and v2 encode / decode | PROXY protocol spec |
+//! | [`dns64`] | DNS64 over hickory-proto messages: when to ask for A, AAAA synthesis, TTLs, exclusions, PTR under the prefix, DNSSEC bits, `ipv4only.arpa` | RFC 6147, RFC 6052, RFC 8880, RFC 8914 |
 //!
 //! ## The no-panic contract
 //!
@@ -38,6 +39,7 @@
 )]
 
 mod codec;
+pub mod dns64;
 pub mod http;
 pub mod name;
 pub mod proxy_protocol;
