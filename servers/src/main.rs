@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod addr;
+mod dns64;
 mod logging;
 mod proxy;
 
@@ -27,6 +28,9 @@ enum Command {
     /// Inbound proxy: route TLS by SNI, HTTP by Host and mapped ports to
     /// IPv6-only backends, without terminating TLS (see docs/proxy.md).
     Proxy(Box<proxy::ProxyArgs>),
+    /// Forwarding DNS64 resolver (RFC 6147): synthesises AAAA from A under
+    /// NAT64 prefixes for IPv6-only clients.
+    Dns64(Box<dns64::Dns64Args>),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
             (addr::run(cmd), json)
         }
         Command::Proxy(args) => return server_exit(proxy::run(*args)),
+        Command::Dns64(args) => return server_exit(dns64::run(*args)),
     };
     match result {
         Ok(out) => emit(&out, json),

@@ -1,0 +1,202 @@
+//! Asking the upstream resolvers: one query at a time, a fresh random ID and
+//! a fresh UDP socket (so a random source port) per try, answers matched by
+//! ID and question, TC answers retried over TCP to the same upstream, and
+//! failover to the next upstream on a timeout or a network error.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, Query};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+use super::metrics::{Metrics, UpstreamError};
+
+/// The largest UDP answer read from an upstream.
+const MAX_UDP: usize = 65_535;
+
+/// How often, at most, an upstream failure is logged at warn level.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// The upstream set and what it needs to ask them.
+#[derive(Debug)]
+pub(crate) struct Upstreams {
+    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) timeout: Duration,
+    ids: RandomState,
+    counter: AtomicU64,
+    started: Instant,
+    last_warn_ms: AtomicU64,
+}
+
+impl Upstreams {
+    pub(crate) fn new(addrs: Vec<SocketAddr>, timeout: Duration) -> Self {
+        Self {
+            addrs,
+            timeout,
+            ids: RandomState::new(),
+            counter: AtomicU64::new(0),
+            started: Instant::now(),
+            last_warn_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// A fresh message ID: SipHash under this process's random keys of a
+    /// counter, so unpredictable from outside.
+    fn fresh_id(&self) -> u16 {
+        let mut h = self.ids.build_hasher();
+        h.write_u64(self.counter.fetch_add(1, Relaxed));
+        h.write_u128(self.started.elapsed().as_nanos());
+        let v = h.finish();
+        (v ^ (v >> 16) ^ (v >> 32) ^ (v >> 48)) as u16
+    }
+
+    /// Sends `query` (wire bytes; its ID is replaced) for `question` to each
+    /// upstream in turn until one answers; the answer's bytes come back with
+    /// the ID the query had. `None` when every upstream failed.
+    pub(crate) async fn exchange(
+        &self,
+        query: &[u8],
+        question: &Query,
+        metrics: &Metrics,
+    ) -> Option<Vec<u8>> {
+        let (original, rest) = query.split_first_chunk::<2>()?;
+        for &upstream in &self.addrs {
+            let id = self.fresh_id();
+            let mut wire = Vec::with_capacity(query.len());
+            wire.extend_from_slice(&id.to_be_bytes());
+            wire.extend_from_slice(rest);
+            match self.try_one(upstream, &wire, id, question).await {
+                Ok(mut answer) => {
+                    if let Some(head) = answer.get_mut(..2) {
+                        head.copy_from_slice(original);
+                    }
+                    return Some(answer);
+                }
+                Err(reason) => {
+                    metrics.upstream_error(reason);
+                    self.warn(upstream, question, reason);
+                }
+            }
+        }
+        None
+    }
+
+    fn warn(&self, upstream: SocketAddr, question: &Query, reason: UpstreamError) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_warn_ms.load(Relaxed);
+        let every = u64::try_from(WARN_EVERY.as_millis()).unwrap_or(u64::MAX);
+        if (last == 0 || now.saturating_sub(last) >= every)
+            && self
+                .last_warn_ms
+                .compare_exchange(last, now.max(1), Relaxed, Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                "upstream failed upstream={upstream} reason={} query=\"{} {}\" (further failures within {}s are not logged)",
+                reason.as_str(),
+                question.name(),
+                question.query_type(),
+                WARN_EVERY.as_secs()
+            );
+        } else {
+            tracing::debug!(
+                "upstream failed upstream={upstream} reason={}",
+                reason.as_str()
+            );
+        }
+    }
+
+    async fn try_one(
+        &self,
+        upstream: SocketAddr,
+        wire: &[u8],
+        id: u16,
+        question: &Query,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let udp = tokio::time::timeout_at(deadline, udp(upstream, wire, id, question)).await;
+        let answer = match udp {
+            Err(_) => return Err(UpstreamError::Timeout),
+            Ok(Err(_)) => return Err(UpstreamError::Network),
+            Ok(Ok(answer)) => answer,
+        };
+        // TC: ask again over TCP, with a fresh timeout.
+        if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+            let tcp = tokio::time::timeout(self.timeout, tcp(upstream, wire, id, question)).await;
+            return match tcp {
+                Ok(Ok(answer)) => Ok(answer),
+                _ => Err(UpstreamError::Tcp),
+            };
+        }
+        Ok(answer)
+    }
+}
+
+/// Whether `bytes` answer a query with this ID and question.
+fn matches(bytes: &[u8], id: u16, question: &Query) -> bool {
+    let Ok(msg) = Message::from_vec(bytes) else {
+        return false;
+    };
+    msg.id() == id
+        && msg.message_type() == hickory_proto::op::MessageType::Response
+        && msg.queries().len() == 1
+        && msg.queries().first().is_some_and(|q| {
+            q.name() == question.name()
+                && q.query_type() == question.query_type()
+                && q.query_class() == question.query_class()
+        })
+}
+
+async fn udp(upstream: SocketAddr, wire: &[u8], id: u16, question: &Query) -> io::Result<Vec<u8>> {
+    let local: SocketAddr = if upstream.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local).await?;
+    socket.connect(upstream).await?;
+    socket.send(wire).await?;
+    let mut buf = vec![0u8; MAX_UDP];
+    loop {
+        let n = socket.recv(&mut buf).await?;
+        let got = buf.get(..n).unwrap_or_default();
+        if matches(got, id, question) {
+            return Ok(got.to_vec());
+        }
+        // Not ours (late, spoofed or garbled): keep waiting until the deadline.
+    }
+}
+
+async fn tcp(upstream: SocketAddr, wire: &[u8], id: u16, question: &Query) -> io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(upstream).await?;
+    let len = u16::try_from(wire.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut framed = Vec::with_capacity(wire.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(wire);
+    stream.write_all(&framed).await?;
+    loop {
+        let n = stream.read_u16().await?;
+        let mut buf = vec![0u8; usize::from(n)];
+        stream.read_exact(&mut buf).await?;
+        if matches(&buf, id, question) {
+            return Ok(buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_vary() {
+        let u = Upstreams::new(Vec::new(), Duration::from_secs(1));
+        let ids: std::collections::HashSet<u16> = (0..100).map(|_| u.fresh_id()).collect();
+        assert!(ids.len() > 90);
+    }
+}
