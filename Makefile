@@ -1,20 +1,28 @@
 # sixgate: one entry point for set-up, running and testing.
-#   make run    build sixgate and run its main job on an example
+#   make run    build sixgate and run its main job: sixgate dns64 on loopback
 #   make test   install what the tests need, then run every test suite
 #   make bench  criterion benchmarks (release build; slow on 2 cores)
 
 CARGO ?= cargo
 SIXGATE := target/debug/sixgate
 
-.PHONY: all build run test deps lint test-rust bench fmt clean
+.PHONY: all build run tour test deps lint test-rust bench fmt clean
 
 all: build
 
 build:
 	$(CARGO) build
 
-## The main job, for now: the address helpers on an example.
+## The main job: the DNS64 resolver with its embedded default (loopback
+## only: 127.0.0.1:5353 and [::1]:5353, upstreams from /etc/resolv.conf,
+## 64:ff9b::/96). Ctrl-C stops it.
 run: build
+	@echo "sixgate dns64 on 127.0.0.1:5353 and [::1]:5353 (Ctrl-C stops it); try:"
+	@echo "  dig @127.0.0.1 -p 5353 AAAA ipv4only.arpa"
+	$(SIXGATE) dns64
+
+## The address helpers on an example.
+tour: build
 	SIXGATE=$(SIXGATE) ./examples/addr-tour.sh
 
 ## Every test suite. Installs what it needs first.

@@ -29,6 +29,8 @@ declare -A PKG=(
     [ip]=iproute2
     [prlimit]=util-linux
     [python3]=python3
+    # servers/tests/dns64_e2e.rs: dig as a real DNS client.
+    [dig]=bind9-dnsutils
 )
 # Perl modules -> package: munin-node's allow/deny matching lives in Net::Server.
 declare -A PERL_PKG=(
