@@ -3,8 +3,9 @@
 //! not idle). Half-closes are passed on: when one side finishes sending, the
 //! other side's write half is shut down and the other direction goes on.
 //!
-//! Each direction starts by copying through a buffer (allocated at its first
-//! byte, 32 KiB). With [`Copier::Splice`], a direction that has moved
+//! Each direction starts by copying through a buffer of up to 32 KiB that
+//! is taken when bytes are ready to read and given back once they are
+//! written, so an idle connection holds no buffer at all. With [`Copier::Splice`], a direction that has moved
 //! [`SPLICE_AFTER`] bytes switches to splice(2): the bytes then go socket →
 //! pipe → socket inside the kernel and the buffer is freed. Short exchanges
 //! (a request, a redirect) never pay for a pipe; bulk transfers stop copying
@@ -110,24 +111,15 @@ async fn pump(
     count: &AtomicU64,
 ) {
     let mut moved = 0u64;
-    let mut buf: Vec<u8> = Vec::new();
     let mut pipe: Option<Pipe> = None;
     loop {
         if pipe.is_none() && copier == Copier::Splice && moved >= SPLICE_AFTER {
             // A pipe cannot be had (descriptors short): keep the buffer.
-            if let Ok(p) = Pipe::new() {
-                pipe = Some(p);
-                buf = Vec::new();
-            }
+            pipe = Pipe::new().ok();
         }
         let step = match &pipe {
             Some(p) => splice_step(from, to, p).await,
-            None => {
-                if buf.is_empty() {
-                    buf = vec![0u8; BUF];
-                }
-                copy_step(from, to, &mut buf).await
-            }
+            None => copy_step(from, to).await,
         };
         match step {
             Ok(0) | Err(_) => break,
@@ -141,13 +133,16 @@ async fn pump(
     let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
 }
 
-/// One read into `buf` and the writes that pass it on; 0 at EOF.
-async fn copy_step(from: &TcpStream, to: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+/// One read and the writes that pass it on; 0 at EOF. The buffer exists
+/// only between the read and the last write (uninitialised capacity, so
+/// taking it costs no zeroing).
+async fn copy_step(from: &TcpStream, to: &TcpStream) -> io::Result<usize> {
+    from.readable().await?;
+    let mut buf: Vec<u8> = Vec::with_capacity(BUF);
     let n = loop {
-        from.readable().await?;
-        match from.try_read(buf) {
+        match from.try_read_buf(&mut buf) {
             Ok(n) => break n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => from.readable().await?,
             Err(e) => return Err(e),
         }
     };
