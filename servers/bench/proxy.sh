@@ -51,7 +51,7 @@
 #   CPU        utime+stime of the proxy's processes (/proc/PID/stat; nginx: master + worker)
 #              over each load, divided by connections, requests or GB (1e9 bytes) moved.
 #   RSS        VmRSS growth per 1,000 connections while IDLE are held open, on a freshly
-#              started proxy: "in hello" = each sent the first 11 bytes of a ClientHello and
+#              started proxy: "in hello" = each sent the first 43 bytes of a ClientHello and
 #              waits (hello/preread/inspect timeouts are 60 s everywhere; sniproxy has none);
 #              "established" = a TLS handshake with the backend completed through the proxy,
 #              then silence. "held" says how many were still open when RSS was read.

@@ -14,7 +14,6 @@
       Turns the raw tab-separated results written by proxy.sh into the markdown report.
 """
 
-import errno
 import os
 import socket
 import statistics
