@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod addr;
+mod common;
 mod dns64;
 mod logging;
 mod proxy;
@@ -61,7 +62,7 @@ fn server_exit(result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("sixgate: error: {err:#}");
-            if err.downcast_ref::<proxy::ConfigError>().is_some() {
+            if err.downcast_ref::<common::ConfigError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

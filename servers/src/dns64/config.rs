@@ -4,7 +4,6 @@
 //! for flags.
 
 use std::net::{IpAddr, SocketAddr};
-use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,7 +12,10 @@ use serde::Deserialize;
 use sixgate::rfc6052::Nat64Prefix;
 use toml::Spanned;
 
-pub(crate) use crate::proxy::ConfigError;
+pub(crate) use crate::common::ConfigError;
+use crate::common::{
+    parse_duration, parse_listen, parse_net, parse_resolver, read_config, system_resolvers, Locator,
+};
 
 /// The default upstream timeout (per try).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -75,11 +77,7 @@ impl Flags {
 }
 
 fn flag_err(flag: &str, value: &str, message: String) -> ConfigError {
-    ConfigError {
-        origin: format!("{flag} {value:?}"),
-        key: String::new(),
-        message,
-    }
+    ConfigError::flag(flag, value, message)
 }
 
 fn default_listen() -> Vec<SocketAddr> {
@@ -107,12 +105,12 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
     let listen = f
         .listen
         .iter()
-        .map(|s| parse_listen(s).map_err(|m| flag_err("--listen", s, m)))
+        .map(|s| parse_listen(s, 53).map_err(|m| flag_err("--listen", s, m)))
         .collect::<Result<Vec<_>, _>>()?;
     let upstreams = f
         .upstream
         .iter()
-        .map(|s| parse_upstream(s).map_err(|m| flag_err("--upstream", s, m)))
+        .map(|s| parse_resolver(s).map_err(|m| flag_err("--upstream", s, m)))
         .collect::<Result<Vec<_>, _>>()?;
     if upstreams.len() > MAX_UPSTREAMS {
         return Err(flag_err(
@@ -145,7 +143,7 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
         },
         default_listen: default_listen_used,
         upstreams: if upstreams.is_empty() {
-            system_resolvers()
+            system_resolvers(MAX_UPSTREAMS)
         } else {
             upstreams
         },
@@ -187,55 +185,16 @@ struct RawMetrics {
     listen: Spanned<String>,
 }
 
-struct Locator<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Locator<'_> {
-    fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text
-            .as_bytes()
-            .get(..end)
-            .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
-            .saturating_add(1)
-    }
-
-    fn err(&self, span: Range<usize>, key: impl Into<String>, message: String) -> ConfigError {
-        ConfigError {
-            origin: format!("{}:{}", self.file, self.line(span.start)),
-            key: key.into(),
-            message,
-        }
-    }
-}
-
 /// Reads and validates a config file.
 pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        origin: file.clone(),
-        key: String::new(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let (file, text) = read_config(path)?;
     parse(&file, &text)
 }
 
 /// Validates a config file's text; `file` names it in errors.
 pub(crate) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let loc = Locator { file, text };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let key = text
-            .get(span.clone())
-            .filter(|k| k.len() <= 64 && !k.contains('\n'))
-            .unwrap_or("")
-            .to_owned();
-        let message = e.message().trim_end().to_owned();
-        loc.err(span, key, message)
-    })?;
-    build(&loc, raw)
+    let loc = Locator::new(file, text);
+    build(&loc, loc.deserialize()?)
 }
 
 fn list<T>(
@@ -256,7 +215,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         loc,
         raw.listen.as_deref().unwrap_or_default(),
         "listen",
-        parse_listen,
+        |s: &str| parse_listen(s, 53),
     )?;
     let upstreams = match &raw.upstreams {
         Some(u) => {
@@ -267,7 +226,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                     format!("at most {MAX_UPSTREAMS} upstreams"),
                 ));
             }
-            list(loc, u.get_ref(), "upstreams", parse_upstream)?
+            list(loc, u.get_ref(), "upstreams", parse_resolver)?
         }
         None => Vec::new(),
     };
@@ -293,7 +252,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     };
     let metrics = match &raw.metrics {
         Some(m) => Some(
-            parse_listen(m.listen.get_ref())
+            parse_listen(m.listen.get_ref(), 9464)
                 .map_err(|e| loc.err(m.listen.span(), "metrics.listen", e))?,
         ),
         None => None,
@@ -307,7 +266,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         },
         default_listen: default_listen_used,
         upstreams: if upstreams.is_empty() {
-            system_resolvers()
+            system_resolvers(MAX_UPSTREAMS)
         } else {
             upstreams
         },
@@ -324,98 +283,8 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
 // ---------------------------------------------------------------------------
 // Values.
 
-/// A listen address: `IPv4:port` or `[IPv6]:port`.
-pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    s.parse::<SocketAddr>().map_err(|_| {
-        if s.parse::<IpAddr>().is_ok() {
-            format!("{s:?} has no port: write 127.0.0.1:53 or [::1]:53")
-        } else {
-            format!("{s:?} is not an address and port (127.0.0.1:53, [::1]:53)")
-        }
-    })
-}
-
-/// An upstream: an IP (port 53) or `IP:port`.
-pub(crate) fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    let addr = s
-        .parse::<SocketAddr>()
-        .map_err(|_| format!("{s:?} is not a resolver address (192.0.2.53, [2001:db8::53]:53)"))?;
-    if addr.port() == 0 {
-        return Err(format!("{s:?}: port 0 is not a port to send to"));
-    }
-    Ok(addr)
-}
-
 fn parse_prefix(s: &str) -> Result<Nat64Prefix, String> {
     s.parse::<Nat64Prefix>().map_err(|e| format!("{s:?}: {e}"))
-}
-
-fn parse_net(s: &str) -> Result<IpNet, String> {
-    let net = match s.parse::<IpNet>() {
-        Ok(net) => net,
-        Err(_) => match s.parse::<IpAddr>() {
-            Ok(ip) => IpNet::from(ip),
-            Err(_) => {
-                return Err(format!(
-                    "{s:?} is not a prefix (2001:db8::/48, 192.0.2.0/24)"
-                ))
-            }
-        },
-    };
-    if net.trunc() != net {
-        return Err(format!(
-            "{s:?} has bits set past its length: did you mean {}?",
-            net.trunc()
-        ));
-    }
-    Ok(net)
-}
-
-/// `500ms`, `10s`, `5m`, `1h`; between 1 ms and 1 day.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration: write 500ms, 2s or 1m");
-    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-    let (num, unit) = s.split_at(digits);
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => return Err(bad()),
-    }
-    .ok_or_else(bad)?;
-    if !(1..=86_400_000).contains(&ms) {
-        return Err(format!("{s:?} is outside 1ms..=24h"));
-    }
-    Ok(Duration::from_millis(ms))
-}
-
-/// Every `nameserver` in /etc/resolv.conf (port 53), else 127.0.0.1:53.
-fn system_resolvers() -> Vec<SocketAddr> {
-    let found: Vec<SocketAddr> = std::fs::read_to_string("/etc/resolv.conf")
-        .map(|text| {
-            text.lines()
-                .filter_map(|l| {
-                    let mut w = l.split_whitespace();
-                    (w.next() == Some("nameserver"))
-                        .then(|| w.next())
-                        .flatten()
-                        .and_then(|a| a.split('%').next()?.parse::<IpAddr>().ok())
-                        .map(|ip| SocketAddr::new(ip, 53))
-                })
-                .take(MAX_UPSTREAMS)
-                .collect()
-        })
-        .unwrap_or_default();
-    if found.is_empty() {
-        vec![SocketAddr::from(([127, 0, 0, 1], 53))]
-    } else {
-        found
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ mod metrics;
 mod server;
 mod upstream;
 
-use config::{Config, ConfigError, Flags};
+use config::{Config, Flags};
+
+use crate::common::{config_and_flags, flag_value, parse_duration, parse_listen, ConfigError};
 use server::Shared;
 
 /// `sixgate dns64` flags. Those that define the service build the same
@@ -79,30 +81,20 @@ impl Dns64Args {
     fn load(&self) -> Result<Config, ConfigError> {
         let flags = self.flags();
         let mut config = match &self.config {
-            Some(path) if flags.defines_anything() => {
-                return Err(ConfigError {
-                    origin: "--config".into(),
-                    key: String::new(),
-                    message: format!(
-                        "{} cannot be combined with --listen, --upstream, --prefix, --allow, \
-                         --no-default-allow or --allow-non-global; put them in the file",
-                        path.display()
-                    ),
-                })
-            }
+            Some(path) if flags.defines_anything() => return Err(config_and_flags(
+                path,
+                "--listen, --upstream, --prefix, --allow, --no-default-allow or --allow-non-global",
+            )),
             Some(path) => config::load(path)?,
             None => config::from_flags(&flags)?,
         };
-        let err = |flag: &str, v: &str, m: String| ConfigError {
-            origin: format!("{flag} {v:?}"),
-            key: String::new(),
-            message: m,
-        };
-        if let Some(t) = &self.timeout {
-            config.timeout = config::parse_duration(t).map_err(|m| err("--timeout", t, m))?;
+        if let Some(t) = flag_value("--timeout", self.timeout.as_ref(), parse_duration)? {
+            config.timeout = t;
         }
-        if let Some(m) = &self.metrics {
-            config.metrics = Some(config::parse_listen(m).map_err(|e| err("--metrics", m, e))?);
+        if let Some(m) = flag_value("--metrics", self.metrics.as_ref(), |m| {
+            parse_listen(m, 9464)
+        })? {
+            config.metrics = Some(m);
         }
         Ok(config)
     }
@@ -211,7 +203,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "serving metrics addr={}",
             socket.local_addr().unwrap_or(addr)
         );
-        tokio::spawn(metrics::serve(socket, metrics.clone()));
+        let m = metrics.clone();
+        tokio::spawn(crate::common::serve_metrics(socket, move || m.render()));
     }
     let shared = Arc::new(Shared::new(config, metrics));
     for u in udp {

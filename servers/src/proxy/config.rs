@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -16,6 +16,11 @@ use sixgate::name::HostName;
 use sixgate::proxy_protocol::Version;
 use sixgate::rfc6052::Nat64Prefix;
 use toml::Spanned;
+
+pub(crate) use crate::common::ConfigError;
+use crate::common::{
+    parse_duration, parse_listen, parse_net, parse_resolver, read_config, system_resolvers, Locator,
+};
 
 /// A listener's protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +167,7 @@ pub(crate) struct Listener {
     pub(crate) listen: Vec<SocketAddr>,
     /// tls/http: where names no route matches go (IP-literal or absent
     /// names too); tcp: the backend.
-    pub(crate) default_target: Option<Target>,
+    pub(crate) default_target: Option<Arc<Target>>,
     pub(crate) backend_port: Option<u16>,
     pub(crate) accept_proxy_from: Vec<IpNet>,
 }
@@ -214,28 +219,6 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     pub(crate) metrics: Option<SocketAddr>,
 }
-
-/// A configuration error, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConfigError {
-    /// `FILE:LINE` or `--flag`.
-    pub(crate) origin: String,
-    /// The key path (`route[0].backends[1]`), empty when unknown.
-    pub(crate) key: String,
-    pub(crate) message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.origin, self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.origin, self.key, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 // ---------------------------------------------------------------------------
 // The file form.
@@ -311,56 +294,16 @@ struct RawMetrics {
     listen: Spanned<String>,
 }
 
-/// Turns spans into `FILE:LINE` errors.
-struct Locator<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Locator<'_> {
-    fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text
-            .as_bytes()
-            .get(..end)
-            .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
-            .saturating_add(1)
-    }
-
-    fn err(&self, span: Range<usize>, key: impl Into<String>, message: String) -> ConfigError {
-        ConfigError {
-            origin: format!("{}:{}", self.file, self.line(span.start)),
-            key: key.into(),
-            message,
-        }
-    }
-}
-
 /// Reads and validates a config file.
 pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        origin: file.clone(),
-        key: String::new(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let (file, text) = read_config(path)?;
     parse(&file, &text)
 }
 
 /// Validates a config file's text; `file` names it in errors.
 pub(crate) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let loc = Locator { file, text };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let key = text
-            .get(span.clone())
-            .filter(|k| k.len() <= 64 && !k.contains('\n'))
-            .unwrap_or("")
-            .to_owned();
-        let message = e.message().trim_end().to_owned();
-        loc.err(span, key, message)
-    })?;
-    build(&loc, raw)
+    let loc = Locator::new(file, text);
+    build(&loc, loc.deserialize()?)
 }
 
 fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
@@ -390,7 +333,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             parse_mode(l.mode.get_ref()).map_err(|m| loc.err(l.mode.span(), key("mode"), m))?;
         let mut listen = Vec::new();
         for (j, a) in l.listen.get_ref().iter().enumerate() {
-            let addr = parse_listen(a.get_ref())
+            let addr = parse_listen(a.get_ref(), 443)
                 .map_err(|m| loc.err(a.span(), key(&format!("listen[{j}]")), m))?;
             if !ports.insert(addr) {
                 return Err(loc.err(
@@ -428,11 +371,11 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                         "a tcp listener needs `backend = \"[IPv6]:port\"`".into(),
                     ));
                 };
-                Some(Target {
+                Some(Arc::new(Target {
                     backends: vec![backend],
                     proxy_protocol: pp,
                     source,
-                })
+                }))
             }
             Mode::Tls | Mode::Http => {
                 if let Some(b) = &l.backend {
@@ -446,10 +389,12 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                         ),
                     ));
                 }
-                default_backend.map(|b| Target {
-                    backends: vec![b],
-                    proxy_protocol: pp,
-                    source,
+                default_backend.map(|b| {
+                    Arc::new(Target {
+                        backends: vec![b],
+                        proxy_protocol: pp,
+                        source,
+                    })
                 })
             }
         };
@@ -581,7 +526,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             let resolver = match &d.resolver {
                 Some(r) => parse_resolver(r.get_ref())
                     .map_err(|m| loc.err(r.span(), "dynamic.resolver", m))?,
-                None => system_resolver(),
+                None => first_system_resolver(),
             };
             Some(Dynamic {
                 allowed_backends: allowed,
@@ -645,7 +590,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     }
     let metrics = match &raw.metrics {
         Some(m) => Some(
-            parse_listen(m.listen.get_ref())
+            parse_listen(m.listen.get_ref(), 443)
                 .map_err(|e| loc.err(m.listen.span(), "metrics.listen", e))?,
         ),
         None => None,
@@ -707,11 +652,7 @@ impl Flags {
 }
 
 fn flag_err(flag: &str, value: &str, message: String) -> ConfigError {
-    ConfigError {
-        origin: format!("{flag} {value:?}"),
-        key: String::new(),
-        message,
-    }
+    ConfigError::flag(flag, value, message)
 }
 
 /// Builds a config from the one-line form. With no listener flag at all, the
@@ -734,11 +675,11 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
         None => None,
     };
     let default_target = match &f.default_backend {
-        Some(b) => Some(Target {
+        Some(b) => Some(Arc::new(Target {
             backends: vec![Backend::parse(b).map_err(|m| flag_err("--default-backend", b, m))?],
             proxy_protocol,
             source,
-        }),
+        })),
         None => None,
     };
     let mut accept_proxy_from = Vec::new();
@@ -760,7 +701,7 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
         }
         let mut listen = Vec::new();
         for a in addrs {
-            listen.push(parse_listen(a).map_err(|m| flag_err(flag, a, m))?);
+            listen.push(parse_listen(a, 443).map_err(|m| flag_err(flag, a, m))?);
         }
         listeners.push(Listener {
             name: name.into(),
@@ -779,12 +720,12 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
         listeners.push(Listener {
             name: format!("tcp{i}"),
             mode: Mode::Tcp,
-            listen: vec![parse_listen(addr).map_err(err)?],
-            default_target: Some(Target {
+            listen: vec![parse_listen(addr, 443).map_err(err)?],
+            default_target: Some(Arc::new(Target {
                 backends: vec![Backend::parse(backend).map_err(err)?],
                 proxy_protocol,
                 source,
-            }),
+            })),
             backend_port: None,
             accept_proxy_from: accept_proxy_from.clone(),
         });
@@ -849,7 +790,7 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
         }
         let resolver = match &f.resolver {
             Some(r) => parse_resolver(r).map_err(|m| flag_err("--resolver", r, m))?,
-            None => system_resolver(),
+            None => first_system_resolver(),
         };
         Some(Dynamic {
             allowed_backends: allowed,
@@ -881,44 +822,12 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     }
 }
 
-/// A listen address: `IPv4:port` or `[IPv6]:port`.
-pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    s.parse::<SocketAddr>().map_err(|_| {
-        if s.parse::<IpAddr>().is_ok() {
-            format!("{s:?} has no port: write 0.0.0.0:443 or [::]:443")
-        } else {
-            format!("{s:?} is not an address and port (0.0.0.0:443, [::]:443)")
-        }
-    })
-}
-
-fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    s.parse::<SocketAddr>()
-        .map_err(|_| format!("{s:?} is not a resolver address (127.0.0.1:53, [::1]:53)"))
-}
-
-fn parse_net(s: &str) -> Result<IpNet, String> {
-    let net = match s.parse::<IpNet>() {
-        Ok(net) => net,
-        Err(_) => match s.parse::<IpAddr>() {
-            Ok(ip) => IpNet::from(ip),
-            Err(_) => {
-                return Err(format!(
-                    "{s:?} is not a prefix (2001:db8::/48, 192.0.2.0/24)"
-                ))
-            }
-        },
-    };
-    if net.trunc() != net {
-        return Err(format!(
-            "{s:?} has bits set past its length: did you mean {}?",
-            net.trunc()
-        ));
-    }
-    Ok(net)
+/// The first resolver in /etc/resolv.conf (127.0.0.1:53 without one).
+fn first_system_resolver() -> SocketAddr {
+    system_resolvers(1)
+        .into_iter()
+        .next()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 53)))
 }
 
 pub(crate) fn parse_proxy_protocol(s: &str) -> Result<Option<Version>, String> {
@@ -987,44 +896,6 @@ fn positive(n: u32) -> Result<u32, String> {
     } else {
         Ok(n)
     }
-}
-
-/// `500ms`, `10s`, `5m`, `1h`; between 1 ms and 1 day.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration: write 500ms, 10s, 5m or 1h");
-    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-    let (num, unit) = s.split_at(digits);
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => return Err(bad()),
-    }
-    .ok_or_else(bad)?;
-    if !(1..=86_400_000).contains(&ms) {
-        return Err(format!("{s:?} is outside 1ms..=24h"));
-    }
-    Ok(Duration::from_millis(ms))
-}
-
-/// The first `nameserver` in /etc/resolv.conf, else 127.0.0.1:53.
-fn system_resolver() -> SocketAddr {
-    std::fs::read_to_string("/etc/resolv.conf")
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| {
-                let mut w = l.split_whitespace();
-                (w.next() == Some("nameserver"))
-                    .then(|| w.next())
-                    .flatten()
-                    .and_then(|a| a.split('%').next()?.parse::<IpAddr>().ok())
-            })
-        })
-        .map_or(SocketAddr::from(([127, 0, 0, 1], 53)), |ip| {
-            SocketAddr::new(ip, 53)
-        })
 }
 
 #[cfg(test)]
@@ -1181,15 +1052,5 @@ max_connections = 7
             .listeners
             .iter()
             .all(|l| l.listen.iter().all(|a| a.ip().is_loopback())));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("99999999999999999999h").is_err());
-        assert!(parse_duration("25h").is_err());
     }
 }

@@ -16,9 +16,10 @@ mod metrics;
 mod route;
 mod server;
 
-pub(crate) use config::ConfigError;
 use config::{Config, Flags};
 use server::{Runtime, Shared};
+
+use crate::common::{config_and_flags, flag_value, parse_duration, parse_listen, ConfigError};
 
 /// `sixgate proxy` flags. Those that define listeners and routes build the
 /// same config a file would; the limit flags also override a file.
@@ -120,15 +121,10 @@ impl ProxyArgs {
         let flags = self.flags();
         let mut config = match &self.config {
             Some(path) if flags.defines_anything() => {
-                return Err(ConfigError {
-                    origin: "--config".into(),
-                    key: String::new(),
-                    message: format!(
-                        "{} cannot be combined with the flags that define listeners and routes; \
-                         put them in the file",
-                        path.display()
-                    ),
-                })
+                return Err(config_and_flags(
+                    path,
+                    "the flags that define listeners and routes",
+                ))
             }
             Some(path) => config::load(path)?,
             None => config::from_flags(&flags)?,
@@ -138,53 +134,51 @@ impl ProxyArgs {
     }
 
     fn apply_overrides(&self, c: &mut Config) -> Result<(), ConfigError> {
-        let err = |flag: &str, v: &str, m: String| ConfigError {
-            origin: format!("{flag} {v:?}"),
-            key: String::new(),
-            message: m,
-        };
+        let limits = &mut c.limits;
         for (flag, value, into) in [
             (
                 "--hello-timeout",
                 &self.hello_timeout,
-                &mut c.limits.hello_timeout,
+                &mut limits.hello_timeout,
             ),
             (
                 "--connect-timeout",
                 &self.connect_timeout,
-                &mut c.limits.connect_timeout,
+                &mut limits.connect_timeout,
             ),
             (
                 "--idle-timeout",
                 &self.idle_timeout,
-                &mut c.limits.idle_timeout,
+                &mut limits.idle_timeout,
             ),
         ] {
-            if let Some(v) = value {
-                *into = config::parse_duration(v).map_err(|m| err(flag, v, m))?;
+            if let Some(d) = flag_value(flag, value.as_ref(), parse_duration)? {
+                *into = d;
             }
         }
         for (flag, value, into) in [
             (
                 "--max-connections",
                 self.max_connections,
-                &mut c.limits.max_connections,
+                &mut limits.max_connections,
             ),
             (
                 "--max-connections-per-client",
                 self.max_connections_per_client,
-                &mut c.limits.max_connections_per_client,
+                &mut limits.max_connections_per_client,
             ),
         ] {
             if let Some(v) = value {
                 if v == 0 {
-                    return Err(err(flag, "0", "the least is 1".into()));
+                    return Err(ConfigError::flag(flag, "0", "the least is 1".into()));
                 }
                 *into = v;
             }
         }
-        if let Some(m) = &self.metrics {
-            c.metrics = Some(config::parse_listen(m).map_err(|e| err("--metrics", m, e))?);
+        if let Some(m) = flag_value("--metrics", self.metrics.as_ref(), |m| {
+            parse_listen(m, 9464)
+        })? {
+            c.metrics = Some(m);
         }
         Ok(())
     }
@@ -294,7 +288,8 @@ async fn serve(args: ProxyArgs, config: Config) -> anyhow::Result<()> {
             "serving metrics addr={}",
             socket.local_addr().unwrap_or(addr)
         );
-        tokio::spawn(metrics::serve(socket, metrics.clone()));
+        let m = metrics.clone();
+        tokio::spawn(crate::common::serve_metrics(socket, move || m.render()));
     }
     tokio::spawn(server::flood_logger(shared.clone()));
     for (i, socket) in sockets {

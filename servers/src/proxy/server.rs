@@ -359,7 +359,7 @@ async fn handle(
 
     let decision = match listener.mode {
         Mode::Tcp => match &listener.default_target {
-            Some(t) => Decision::Forward(Arc::new(t.clone())),
+            Some(t) => Decision::Forward(t.clone()),
             None => Decision::Refuse(Refusal::UnknownName),
         },
         Mode::Tls => match read_hello(&mut client, &mut buf, deadline).await {
@@ -443,10 +443,7 @@ async fn route(
     name: ServerName,
     log: &mut ConnLog,
 ) -> Decision {
-    let default = listener
-        .default_target
-        .as_ref()
-        .map(|t| Arc::new(t.clone()));
+    let default = listener.default_target.clone();
     let host = match name {
         ServerName::HostName(n) => n,
         ServerName::IpLiteral(ip) => {
