@@ -203,6 +203,30 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms))
 }
 
+/// A size in bytes: `0`, `65536`, `512K`, `64M`, `1G` (powers of 1024;
+/// `KiB`, `MiB` and `GiB` are accepted too), at most 64 GiB.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size: write 0, 512K, 64M or 1G");
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = s.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let shift = match unit.trim_start() {
+        "" | "B" => 0,
+        "K" | "k" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        _ => return Err(bad()),
+    };
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or_else(bad)?;
+    if bytes > 64 << 30 {
+        return Err(format!("{s:?} is more than 64G"));
+    }
+    Ok(bytes)
+}
+
 /// The `nameserver`s of /etc/resolv.conf (port 53, at most `max`), else
 /// 127.0.0.1:53.
 pub(crate) fn system_resolvers(max: usize) -> Vec<SocketAddr> {
@@ -303,6 +327,20 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("99999999999999999999h").is_err());
         assert!(parse_duration("25h").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert_eq!(parse_size("512K").unwrap(), 512 << 10);
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert!(parse_size("65G").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("18446744073709551615G").is_err());
+        assert!(parse_size("64 MB").is_err());
+        assert!(parse_size("").is_err());
     }
 
     #[test]

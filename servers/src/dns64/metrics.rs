@@ -67,15 +67,18 @@ pub(crate) enum Drop {
     Overload,
     /// Not even a DNS header to answer.
     Unparsable,
+    /// Over the client's rate limit.
+    RateLimited,
 }
 
 impl Drop {
-    const ALL: [Self; 2] = [Self::Overload, Self::Unparsable];
+    const ALL: [Self; 3] = [Self::Overload, Self::Unparsable, Self::RateLimited];
 
     fn as_str(self) -> &'static str {
         match self {
             Self::Overload => "overload",
             Self::Unparsable => "unparsable",
+            Self::RateLimited => "rate_limited",
         }
     }
 }
@@ -90,6 +93,17 @@ pub(crate) struct Metrics {
     formerr: AtomicU64,
     upstream_errors: [AtomicU64; UpstreamError::ALL.len()],
     dropped: [AtomicU64; Drop::ALL.len()],
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    reloads: [AtomicU64; 2],
+}
+
+/// The cache's size now, for the gauges.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CacheGauges {
+    pub(crate) entries: usize,
+    pub(crate) bytes: u64,
+    pub(crate) capacity: u64,
 }
 
 impl Metrics {
@@ -101,6 +115,23 @@ impl Metrics {
         if let Some(c) = self.responses.get(rcode_index(rcode)) {
             c.fetch_add(1, Relaxed);
         }
+    }
+
+    /// A response with the 4-bit RCODE `low` from the header.
+    pub(crate) fn response_low(&self, low: u8) {
+        self.response(ResponseCode::from(0, low & 0x0f));
+    }
+
+    pub(crate) fn cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn cache_miss(&self) {
+        self.cache_misses.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn reload(&self, ok: bool) {
+        self.reloads[usize::from(!ok)].fetch_add(1, Relaxed);
     }
 
     pub(crate) fn synthesized(&self) {
@@ -124,7 +155,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub(crate) fn render(&self) -> String {
+    pub(crate) fn render(&self, cache: CacheGauges) -> String {
         let mut out = String::with_capacity(2048);
         let _ = writeln!(
             out,
@@ -198,6 +229,38 @@ impl Metrics {
                 c.load(Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP sixgate_dns64_cache_hits_total Queries answered from the cache.\n\
+             # TYPE sixgate_dns64_cache_hits_total counter\n\
+             sixgate_dns64_cache_hits_total {}\n\
+             # HELP sixgate_dns64_cache_misses_total Cacheable queries not found in the cache.\n\
+             # TYPE sixgate_dns64_cache_misses_total counter\n\
+             sixgate_dns64_cache_misses_total {}\n\
+             # HELP sixgate_dns64_cache_entries Answers held in the cache.\n\
+             # TYPE sixgate_dns64_cache_entries gauge\n\
+             sixgate_dns64_cache_entries {}\n\
+             # HELP sixgate_dns64_cache_bytes Bytes the cached answers weigh.\n\
+             # TYPE sixgate_dns64_cache_bytes gauge\n\
+             sixgate_dns64_cache_bytes {}\n\
+             # HELP sixgate_dns64_cache_capacity_bytes The cache's size bound.\n\
+             # TYPE sixgate_dns64_cache_capacity_bytes gauge\n\
+             sixgate_dns64_cache_capacity_bytes {}",
+            self.cache_hits.load(Relaxed),
+            self.cache_misses.load(Relaxed),
+            cache.entries,
+            cache.bytes,
+            cache.capacity,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sixgate_dns64_reloads_total Config reloads (SIGHUP), by result.\n\
+             # TYPE sixgate_dns64_reloads_total counter\n\
+             sixgate_dns64_reloads_total{{result=\"ok\"}} {}\n\
+             sixgate_dns64_reloads_total{{result=\"error\"}} {}",
+            self.reloads[0].load(Relaxed),
+            self.reloads[1].load(Relaxed),
+        );
         out
     }
 }
@@ -212,10 +275,14 @@ mod tests {
         m.query(Proto::Tcp);
         m.response(ResponseCode::NXDomain);
         m.upstream_error(UpstreamError::Timeout);
-        let text = m.render();
+        m.cache_hit();
+        let text = m.render(CacheGauges::default());
         assert!(text.contains("sixgate_dns64_queries_total{proto=\"tcp\"} 1\n"));
         assert!(text.contains("sixgate_dns64_responses_total{rcode=\"nxdomain\"} 1\n"));
         assert!(text.contains("sixgate_dns64_upstream_errors_total{reason=\"timeout\"} 1\n"));
         assert!(text.contains("sixgate_dns64_synthesized_total 0\n"));
+        assert!(text.contains("sixgate_dns64_cache_hits_total 1\n"));
+        assert!(text.contains("sixgate_dns64_cache_entries 0\n"));
+        assert!(text.contains("sixgate_dns64_reloads_total{result=\"error\"} 0\n"));
     }
 }

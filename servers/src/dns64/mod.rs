@@ -10,15 +10,19 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 
+mod cache;
 mod config;
+mod limit;
 mod metrics;
 mod server;
 mod upstream;
 
 use config::{Config, Flags};
 
-use crate::common::{config_and_flags, flag_value, parse_duration, parse_listen, ConfigError};
-use server::Shared;
+use crate::common::{
+    config_and_flags, flag_value, parse_duration, parse_listen, parse_size, ConfigError,
+};
+use server::{Shared, State};
 
 /// `sixgate dns64` flags. Those that define the service build the same
 /// config a file would; `--timeout` and `--metrics` also override a file.
@@ -53,6 +57,44 @@ pub(crate) struct Dns64Args {
     /// well-known prefix too (RFC 6052 §3.1 forbids it by default).
     #[arg(long = "allow-non-global")]
     allow_non_global: bool,
+    /// AAAA records in this range are not usable: dropped, and synthesis
+    /// happens when none is left (repeatable; replaces the default
+    /// ::ffff:0:0/96; `none` excludes nothing).
+    #[arg(long = "exclude-aaaa", value_name = "PREFIX")]
+    exclude_aaaa: Vec<String>,
+    /// Never synthesise from IPv4 addresses in this range (repeatable).
+    #[arg(long = "never-map", value_name = "PREFIX")]
+    never_map: Vec<String>,
+    /// Ignore real AAAA records of this name and every name under it, and
+    /// always synthesise (repeatable): a site with broken IPv6.
+    #[arg(long, value_name = "NAME")]
+    force: Vec<String>,
+    /// Leave this name and every name under it alone: no DNS64
+    /// (repeatable).
+    #[arg(long = "exclude-name", value_name = "NAME")]
+    exclude_name: Vec<String>,
+    /// When the AAAA query fails (SERVFAIL, timeout), answer the failure
+    /// instead of synthesising from A (RFC 6147 §5.1.2 says synthesise).
+    #[arg(long = "no-synthesis-on-error")]
+    no_synthesis_on_error: bool,
+    /// Mark synthesised answers with Extended DNS Error 29 (RFC 8914).
+    #[arg(long = "extended-error")]
+    extended_error: bool,
+    /// Forward queries with CD set without synthesis, as Unbound does.
+    #[arg(long = "cd-disables-synthesis")]
+    cd_disables_synthesis: bool,
+    /// Per-client policy: clients in NET use these prefixes, or no DNS64 at
+    /// all with `off` (repeatable; longest NET wins). E.g.
+    /// 2001:db8:1::/48=2001:db8:64::/96 or 2001:db8:2::/48=off.
+    #[arg(long, value_name = "NET=PREFIX|off")]
+    client: Vec<String>,
+    /// Answer cache size (default 64M; 0 turns the cache off).
+    #[arg(long = "cache-size", value_name = "SIZE")]
+    cache_size: Option<String>,
+    /// Answer each client (IPv4 address or IPv6 /64) at most this many
+    /// queries a second, bursts of twice that (default: no limit).
+    #[arg(long = "rate-limit", value_name = "QPS")]
+    rate_limit: Option<u32>,
     /// Time allowed for each upstream try (default 2s).
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
@@ -73,6 +115,14 @@ impl Dns64Args {
             allow: self.allow.clone(),
             allow_non_global: self.allow_non_global,
             no_default_allow: self.no_default_allow,
+            exclude_aaaa: self.exclude_aaaa.clone(),
+            never_map: self.never_map.clone(),
+            force: self.force.clone(),
+            exclude_name: self.exclude_name.clone(),
+            no_synthesis_on_error: self.no_synthesis_on_error,
+            extended_error: self.extended_error,
+            cd_disables_synthesis: self.cd_disables_synthesis,
+            client: self.client.clone(),
         }
     }
 
@@ -80,14 +130,15 @@ impl Dns64Args {
     /// applied.
     fn load(&self) -> Result<Config, ConfigError> {
         let flags = self.flags();
-        let mut config = match &self.config {
-            Some(path) if flags.defines_anything() => return Err(config_and_flags(
-                path,
-                "--listen, --upstream, --prefix, --allow, --no-default-allow or --allow-non-global",
-            )),
-            Some(path) => config::load(path)?,
-            None => config::from_flags(&flags)?,
-        };
+        let mut config =
+            match &self.config {
+                Some(path) if flags.defines_anything() => return Err(config_and_flags(
+                    path,
+                    "the flags that define listeners, upstreams, prefixes, synthesis and the ACL",
+                )),
+                Some(path) => config::load(path)?,
+                None => config::from_flags(&flags)?,
+            };
         if let Some(t) = flag_value("--timeout", self.timeout.as_ref(), parse_duration)? {
             config.timeout = t;
         }
@@ -95,6 +146,15 @@ impl Dns64Args {
             parse_listen(m, 9464)
         })? {
             config.metrics = Some(m);
+        }
+        if let Some(size) = flag_value("--cache-size", self.cache_size.as_ref(), parse_size)? {
+            config.cache.size = size;
+        }
+        if let Some(rate) = self.rate_limit {
+            config.rate_limit = (rate > 0).then(|| config::RateLimit {
+                rate,
+                burst: rate.saturating_mul(2),
+            });
         }
         Ok(config)
     }
@@ -119,17 +179,52 @@ pub(crate) fn run(args: Dns64Args) -> anyhow::Result<()> {
             join(config.upstreams.iter().map(ToString::to_string).collect()),
             config.timeout
         );
-        println!(
-            "  prefixes: {}",
-            join(
-                config
-                    .engine
-                    .prefixes()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect()
-            )
-        );
+        let prefixes = |c: &sixgate::dns64::Config| {
+            join(c.prefixes().iter().map(ToString::to_string).collect())
+        };
+        let engine = &config.policy.default;
+        println!("  prefixes: {}", prefixes(engine));
+        for (net, c) in &config.policy.clients {
+            match c {
+                Some(c) => println!("  clients {net}: {}", prefixes(c)),
+                None => println!("  clients {net}: no DNS64"),
+            }
+        }
+        if !engine.force_names().is_empty() {
+            println!(
+                "  forced: {}",
+                join(
+                    engine
+                        .force_names()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                )
+            );
+        }
+        if !engine.exclude_names().is_empty() {
+            println!(
+                "  excluded: {}",
+                join(
+                    engine
+                        .exclude_names()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                )
+            );
+        }
+        if config.cache.size == 0 {
+            println!("  cache: off");
+        } else {
+            println!(
+                "  cache: {} bytes (max TTL {}s, negative {}s)",
+                config.cache.size, config.cache.max_ttl, config.cache.max_negative_ttl
+            );
+        }
+        if let Some(r) = config.rate_limit {
+            println!("  rate limit: {}/s per client, burst {}", r.rate, r.burst);
+        }
         let mut allow: Vec<String> = Vec::new();
         if config.acl.loopback {
             allow.push("loopback".into());
@@ -148,10 +243,10 @@ pub(crate) fn run(args: Dns64Args) -> anyhow::Result<()> {
         builder.worker_threads(n.max(1));
     }
     let runtime = builder.build().context("starting the runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(&args, config))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(args: &Dns64Args, config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::default());
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
@@ -190,6 +285,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         non_loopback,
         config.timeout
     );
+    let mut metrics_at = None;
     if let Some(addr) = config.metrics {
         if !addr.ip().is_loopback() {
             tracing::warn!(
@@ -203,10 +299,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "serving metrics addr={}",
             socket.local_addr().unwrap_or(addr)
         );
-        let m = metrics.clone();
-        tokio::spawn(crate::common::serve_metrics(socket, move || m.render()));
+        metrics_at = Some(socket);
     }
-    let shared = Arc::new(Shared::new(config, metrics));
+    let shared = Arc::new(Shared::new(State::new(config), metrics.clone()));
+    if let Some(socket) = metrics_at {
+        let s = shared.clone();
+        tokio::spawn(crate::common::serve_metrics(socket, move || {
+            s.metrics.render(s.state().cache_gauges())
+        }));
+    }
     for u in udp {
         tokio::spawn(server::udp_loop(shared.clone(), u));
     }
@@ -220,9 +321,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("installing the SIGTERM handler")?;
     loop {
         tokio::select! {
-            _ = hup.recv() => {
-                tracing::warn!("SIGHUP: reloading is not supported yet; restart to apply a new config");
-            }
+            _ = hup.recv() => reload(args, &shared),
             _ = term.recv() => {
                 tracing::info!("SIGTERM: stopping");
                 return Ok(());
@@ -233,6 +332,46 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Reloads the config file (SIGHUP): a good one replaces upstreams,
+/// prefixes, policies, the ACL, limits and the cache (flushed, as Unbound
+/// does on reload); a bad one is logged and the running config stays.
+/// Listeners and the metrics address need a restart.
+fn reload(args: &Dns64Args, shared: &Shared) {
+    let Some(path) = &args.config else {
+        tracing::warn!("SIGHUP: no config file to reload (the service was started from flags)");
+        return;
+    };
+    let new = match args.load() {
+        Ok(c) => c,
+        Err(e) => {
+            shared.metrics.reload(false);
+            tracing::error!("SIGHUP: keeping the running config: {e}");
+            return;
+        }
+    };
+    let old = shared.state();
+    if new.listen != old.config.listen {
+        tracing::warn!("SIGHUP: listen addresses changed; they take effect on restart");
+    }
+    if new.metrics != old.config.metrics {
+        tracing::warn!("SIGHUP: the metrics address changed; it takes effect on restart");
+    }
+    let summary = format!(
+        "{} upstreams, {} prefixes, {} client policies, cache {} bytes",
+        new.upstreams.len(),
+        new.policy.default.prefixes().len(),
+        new.policy.clients.len(),
+        new.cache.size
+    );
+    let flushed = old.cache.as_ref().map_or(0, |c| c.len());
+    shared.replace(State::new(new));
+    shared.metrics.reload(true);
+    tracing::info!(
+        "SIGHUP: reloaded {}: {summary}; {flushed} cached answers flushed",
+        path.display()
+    );
 }
 
 /// Binds UDP and TCP on one address; for port 0, the same free port for

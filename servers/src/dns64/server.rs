@@ -7,16 +7,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
-use sixgate::dns64::{error_reply, Action, Resolution};
+use sixgate::dns64::{error_reply, Action, ClientPolicy, Resolution};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Mutex, Semaphore};
 
+use super::cache::{Cache, Lookup, QueryInfo};
 use super::config::Config;
-use super::metrics::{Drop, Metrics, Proto};
+use super::limit::{Limiter, LogLimit};
+use super::metrics::{CacheGauges, Drop, Metrics, Proto};
 use super::upstream::Upstreams;
 
 /// The most queries in flight over every socket together.
@@ -31,24 +34,69 @@ const TCP_IDLE: Duration = Duration::from_secs(10);
 /// The UDP size a client without EDNS may receive (RFC 1035 §4.2.1).
 const PLAIN_UDP: usize = 512;
 
+/// What a config reload replaces as a whole; queries in flight finish with
+/// the state they started with.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) config: Config,
+    upstreams: Upstreams,
+    pub(crate) cache: Option<Cache>,
+    limiter: Option<Limiter>,
+}
+
+impl State {
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            upstreams: Upstreams::new(config.upstreams.clone(), config.timeout),
+            cache: Cache::new(config.cache),
+            limiter: config.rate_limit.map(Limiter::new),
+            config,
+        }
+    }
+
+    /// The cache's gauges for /metrics.
+    pub(crate) fn cache_gauges(&self) -> CacheGauges {
+        self.cache
+            .as_ref()
+            .map_or_else(CacheGauges::default, |c| CacheGauges {
+                entries: c.len(),
+                bytes: c.bytes(),
+                capacity: self.config.cache.size,
+            })
+    }
+}
+
 /// What every task shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) config: Config,
+    state: ArcSwap<State>,
     pub(crate) metrics: Arc<Metrics>,
-    upstreams: Upstreams,
     in_flight: AtomicUsize,
+    /// Warnings about malformed queries, at most one per 10 s.
+    malformed: LogLimit,
+    /// Warnings about rate-limited clients, at most one per 10 s.
+    limited: LogLimit,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, metrics: Arc<Metrics>) -> Self {
-        let upstreams = Upstreams::new(config.upstreams.clone(), config.timeout);
+    pub(crate) fn new(state: State, metrics: Arc<Metrics>) -> Self {
         Self {
-            config,
+            state: ArcSwap::from_pointee(state),
             metrics,
-            upstreams,
             in_flight: AtomicUsize::new(0),
+            malformed: LogLimit::new(Duration::from_secs(10)),
+            limited: LogLimit::new(Duration::from_secs(10)),
         }
+    }
+
+    /// The current state.
+    pub(crate) fn state(&self) -> Arc<State> {
+        self.state.load_full()
+    }
+
+    /// Puts a new state in place (a reload).
+    pub(crate) fn replace(&self, state: State) {
+        self.state.store(Arc::new(state));
     }
 
     /// Takes a slot under [`MAX_IN_FLIGHT`], or `None` (counted) when full.
@@ -61,6 +109,14 @@ impl Shared {
         }
         Some(Slot(self.clone()))
     }
+
+    fn warn_malformed(&self, client: IpAddr, what: &str) {
+        if let Some(held) = self.malformed.pass() {
+            tracing::warn!(
+                "malformed query client={client} problem=\"{what}\" (similar warnings held back since the last: {held}; at most one per 10s)"
+            );
+        }
+    }
 }
 
 /// One query in flight; frees its place when dropped.
@@ -72,24 +128,100 @@ impl std::ops::Drop for Slot {
     }
 }
 
+/// What the quick checks decided about a client message.
+enum Quick {
+    /// `out` holds the reply (a refusal or a cached answer).
+    Reply,
+    /// Say nothing.
+    Silent,
+    /// Resolve it; `info` is set when the answer can be cached.
+    Resolve { info: Option<Box<QueryInfo>> },
+}
+
+/// The checks every message goes through before any task is spawned: the
+/// ACL, the rate limit and the cache. Cheap: no message parsing beyond the
+/// question, no allocation unless `out` must grow.
+fn quick(
+    shared: &Shared,
+    state: &State,
+    client: IpAddr,
+    bytes: &[u8],
+    proto: Proto,
+    out: &mut Vec<u8>,
+) -> Quick {
+    let m = &shared.metrics;
+    if !state.config.acl.allows(client) {
+        m.refused();
+        let Some(reply) = error_reply(bytes, ResponseCode::Refused) else {
+            return Quick::Silent;
+        };
+        m.response(ResponseCode::Refused);
+        *out = reply;
+        return Quick::Reply;
+    }
+    if let Some(limiter) = &state.limiter {
+        if !limiter.allow(client) {
+            m.dropped(Drop::RateLimited);
+            if let Some(held) = shared.limited.pass() {
+                tracing::warn!(
+                    "rate limit: dropping queries client={client} (similar warnings held back since the last: {held}; at most one per 10s)"
+                );
+            }
+            // UDP: silence (no reflection); TCP: a REFUSED the client sees.
+            if proto == Proto::Tcp {
+                if let Some(reply) = error_reply(bytes, ResponseCode::Refused) {
+                    m.response(ResponseCode::Refused);
+                    *out = reply;
+                    return Quick::Reply;
+                }
+            }
+            return Quick::Silent;
+        }
+    }
+    let (policy, _) = state.config.policy.lookup(client);
+    let info = QueryInfo::read(bytes, policy);
+    if let (Some(cache), Some(info)) = (&state.cache, &info) {
+        let limit = match proto {
+            Proto::Udp => info.udp_limit,
+            Proto::Tcp => usize::from(u16::MAX),
+        };
+        match cache.lookup(info, bytes, limit, out) {
+            Lookup::Hit { rcode, synthesized } => {
+                m.cache_hit();
+                m.response_low(rcode);
+                if synthesized {
+                    m.synthesized();
+                }
+                return Quick::Reply;
+            }
+            Lookup::Miss => m.cache_miss(),
+        }
+    }
+    Quick::Resolve {
+        info: info.map(Box::new),
+    }
+}
+
 /// A reply for the client, or nothing.
 struct Reply {
     bytes: Vec<u8>,
 }
 
-/// Answers one client message: the reply's bytes, or `None` to stay silent.
-async fn answer(shared: &Shared, client: IpAddr, bytes: &[u8]) -> Option<Reply> {
+/// Resolves one query that passed [`quick`]: the reply's bytes, or `None`
+/// to stay silent. A cacheable answer is cached.
+async fn resolve(
+    shared: &Shared,
+    state: &State,
+    client: IpAddr,
+    bytes: &[u8],
+    info: Option<Box<QueryInfo>>,
+) -> Option<Reply> {
     let m = &shared.metrics;
-    if !shared.config.acl.allows(client) {
-        m.refused();
-        let reply = error_reply(bytes, ResponseCode::Refused)?;
-        m.response(ResponseCode::Refused);
-        return Some(Reply { bytes: reply });
-    }
     let query = match Message::from_vec(bytes) {
         Ok(q) => q,
-        Err(_) => {
+        Err(e) => {
             m.formerr();
+            shared.warn_malformed(client, &e.to_string());
             let Some(reply) = error_reply(bytes, ResponseCode::FormErr) else {
                 m.dropped(Drop::Unparsable);
                 return None;
@@ -98,11 +230,16 @@ async fn answer(shared: &Shared, client: IpAddr, bytes: &[u8]) -> Option<Reply> 
             return Some(Reply { bytes: reply });
         }
     };
-    let mut r = match Resolution::new(&shared.config.engine, &query) {
+    let started = match state.config.policy.lookup(client) {
+        (_, Some(config)) => Resolution::new(config, &query),
+        (_, None) => Resolution::with_policy(&ClientPolicy::new(None), client, &query),
+    };
+    let mut r = match started {
         Ok(r) => r,
         Err(e) => {
             if e.response_code() == ResponseCode::FormErr {
                 m.formerr();
+                shared.warn_malformed(client, &e.to_string());
             }
             let Some(reply) = error_reply(bytes, e.response_code()) else {
                 m.dropped(Drop::Unparsable);
@@ -124,7 +261,7 @@ async fn answer(shared: &Shared, client: IpAddr, bytes: &[u8]) -> Option<Reply> 
                     .cloned()
                     .unwrap_or_else(|| question.clone());
                 let answer = match up.to_vec() {
-                    Ok(wire) => shared.upstreams.exchange(&wire, &asked, m).await,
+                    Ok(wire) => state.upstreams.exchange(&wire, &asked, m).await,
                     Err(_) => None,
                 };
                 match answer.and_then(|a| Message::from_vec(&a).ok()) {
@@ -133,23 +270,26 @@ async fn answer(shared: &Shared, client: IpAddr, bytes: &[u8]) -> Option<Reply> 
                 }
             }
             Action::Forward => {
-                let reply = match shared.upstreams.exchange(bytes, &question, m).await {
+                let reply = match state.upstreams.exchange(bytes, &question, m).await {
                     Some(a) => a,
                     None => error_reply(bytes, ResponseCode::ServFail)?,
                 };
                 let rcode =
                     Message::from_vec(&reply).map_or(ResponseCode::ServFail, |a| a.response_code());
                 m.response(rcode);
+                if let (Some(cache), Some(info)) = (&state.cache, &info) {
+                    cache.insert(info, &reply, false);
+                }
                 return Some(Reply { bytes: reply });
             }
             Action::Respond(resp) => {
-                if question.query_type() == RecordType::AAAA
+                let synthesized = question.query_type() == RecordType::AAAA
                     && (asked_a || is_ipv4only(&question))
                     && resp
                         .answers()
                         .iter()
-                        .any(|a| a.record_type() == RecordType::AAAA)
-                {
+                        .any(|a| a.record_type() == RecordType::AAAA);
+                if synthesized {
                     m.synthesized();
                 }
                 m.response(resp.response_code());
@@ -160,6 +300,9 @@ async fn answer(shared: &Shared, client: IpAddr, bytes: &[u8]) -> Option<Reply> 
                         error_reply(bytes, ResponseCode::ServFail)?
                     }
                 };
+                if let (Some(cache), Some(info)) = (&state.cache, &info) {
+                    cache.insert(info, &bytes, synthesized);
+                }
                 return Some(Reply { bytes });
             }
             Action::Wait | Action::Done => {
@@ -241,10 +384,12 @@ pub(crate) fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Serves one UDP socket until the process ends.
+/// Serves one UDP socket until the process ends. Refusals and cache hits
+/// are answered inline; everything else gets a task.
 pub(crate) async fn udp_loop(shared: Arc<Shared>, socket: UdpSocket) {
     let socket = Arc::new(socket);
     let mut buf = vec![0u8; 65_535];
+    let mut out = Vec::with_capacity(4096);
     loop {
         let (n, peer) = match socket.recv_from(&mut buf).await {
             Ok(x) => x,
@@ -254,14 +399,37 @@ pub(crate) async fn udp_loop(shared: Arc<Shared>, socket: UdpSocket) {
             }
         };
         shared.metrics.query(Proto::Udp);
+        let bytes = buf.get(..n).unwrap_or_default();
+        let state = shared.state();
+        let info = match quick(&shared, &state, peer.ip(), bytes, Proto::Udp, &mut out) {
+            Quick::Silent => continue,
+            Quick::Reply => {
+                match socket.try_send_to(&out, peer) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let socket = socket.clone();
+                        let reply = out.clone();
+                        tokio::spawn(async move {
+                            let _ = socket.send_to(&reply, peer).await;
+                        });
+                    }
+                    Err(e) => tracing::debug!("udp: send to {peer} failed: {e}"),
+                }
+                continue;
+            }
+            Quick::Resolve { info } => info,
+        };
         let Some(slot) = shared.slot() else { continue };
-        let bytes = buf.get(..n).unwrap_or_default().to_vec();
+        let bytes = bytes.to_vec();
         let socket = socket.clone();
         let shared = shared.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            if let Some(reply) = answer(&shared, peer.ip(), &bytes).await {
-                let reply = fit_udp(reply.bytes, client_udp_size(&bytes));
+            let limit = info
+                .as_ref()
+                .map_or_else(|| client_udp_size(&bytes), |i| i.udp_limit);
+            if let Some(reply) = resolve(&shared, &state, peer.ip(), &bytes, info).await {
+                let reply = fit_udp(reply.bytes, limit);
                 if let Err(e) = socket.send_to(&reply, peer).await {
                     tracing::debug!("udp: send to {peer} failed: {e}");
                 }
@@ -322,13 +490,24 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) ->
         .await
         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
         shared.metrics.query(Proto::Tcp);
+        let state = shared.state();
+        let mut out = Vec::new();
+        let info = match quick(&shared, &state, peer.ip(), &bytes, Proto::Tcp, &mut out) {
+            Quick::Silent => continue,
+            Quick::Reply => None,
+            Quick::Resolve { info } => Some(info),
+        };
         let Some(slot) = shared.slot() else { continue };
         let shared = shared.clone();
         let wr = wr.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let _permit = permit;
-            if let Some(reply) = answer(&shared, peer.ip(), &bytes).await {
+            let reply = match info {
+                None => Some(Reply { bytes: out }),
+                Some(info) => resolve(&shared, &state, peer.ip(), &bytes, info).await,
+            };
+            if let Some(reply) = reply {
                 let Ok(n) = u16::try_from(reply.bytes.len()) else {
                     return;
                 };
