@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,7 +24,18 @@ struct Upstream {
     addr: SocketAddr,
     udp_queries: Arc<AtomicUsize>,
     tcp_queries: Arc<AtomicUsize>,
+    /// How it behaves: one of the `UP_*` modes.
+    mode: Arc<AtomicU8>,
 }
+
+/// Answers normally.
+const UP_OK: u8 = 0;
+/// Never answers.
+const UP_SILENT: u8 = 1;
+/// Answers after 3 s (past any timeout the tests set).
+const UP_SLOW: u8 = 2;
+/// Answers with garbage: random bytes, then a reply with the wrong ID.
+const UP_GARBAGE: u8 = 3;
 
 fn soa(zone: &Name) -> Record {
     Record::from_rdata(
@@ -100,8 +111,10 @@ impl Upstream {
         let addr = udp.local_addr().unwrap();
         let udp_queries = Arc::new(AtomicUsize::new(0));
         let tcp_queries = Arc::new(AtomicUsize::new(0));
+        let mode = Arc::new(AtomicU8::new(UP_OK));
         {
             let count = udp_queries.clone();
+            let mode = mode.clone();
             thread::spawn(move || {
                 let mut buf = [0u8; 65535];
                 while let Ok((n, peer)) = udp.recv_from(&mut buf) {
@@ -109,6 +122,26 @@ impl Upstream {
                     let Ok(q) = Message::from_vec(&buf[..n]) else {
                         continue;
                     };
+                    match mode.load(Ordering::SeqCst) {
+                        UP_SILENT => continue,
+                        UP_SLOW => {
+                            let udp = udp.try_clone().unwrap();
+                            let wire = respond(&q).to_vec().unwrap();
+                            thread::spawn(move || {
+                                thread::sleep(Duration::from_secs(3));
+                                let _ = udp.send_to(&wire, peer);
+                            });
+                            continue;
+                        }
+                        UP_GARBAGE => {
+                            let _ = udp.send_to(&[0x5a; 40], peer);
+                            let mut r = respond(&q);
+                            r.set_id(q.id().wrapping_add(1));
+                            let _ = udp.send_to(&r.to_vec().unwrap(), peer);
+                            continue;
+                        }
+                        _ => {}
+                    }
                     let mut wire = respond(&q).to_vec().unwrap();
                     if wire.len() > 512 {
                         // Force the TCP retry: header and question, TC.
@@ -154,6 +187,7 @@ impl Upstream {
             addr,
             udp_queries,
             tcp_queries,
+            mode,
         }
     }
 }
@@ -685,4 +719,321 @@ fn tcp_idle_connections_are_closed() {
         idle >= Duration::from_secs(9) && idle < Duration::from_secs(15),
         "{idle:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The cache, policies, limits and reloads.
+
+fn metrics_text(addr: SocketAddr) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn ttl_of(m: &Message) -> u32 {
+    m.answers().first().map(|r| r.ttl()).expect("an answer")
+}
+
+#[test]
+fn repeats_come_from_the_cache() {
+    let up = Upstream::start();
+    let mut d = server(up.addr, &["--metrics", "127.0.0.1:0"]);
+    let u = d.udp();
+    let t = d.tcp();
+    let metrics = d.addr("serving metrics");
+    let first = udp_ask(u, &query("v4only.example.test.", RecordType::AAAA, 1, None));
+    assert_eq!(
+        aaaa_of(&first),
+        vec!["64:ff9b::c000:201".parse::<Ipv6Addr>().unwrap()]
+    );
+    let asked = up.udp_queries.load(Ordering::SeqCst);
+    assert_eq!(asked, 2, "AAAA then A upstream");
+    // The same question in another case, over UDP and TCP, with EDNS or not:
+    // answered without asking upstream again (EDNS or not is its own entry).
+    let again = udp_ask(u, &query("V4ONLY.example.TEST.", RecordType::AAAA, 2, None));
+    assert_eq!(again.id(), 2);
+    assert_eq!(again.queries()[0].name().to_ascii(), "V4ONLY.example.TEST.");
+    assert_eq!(aaaa_of(&again), aaaa_of(&first));
+    assert!(ttl_of(&again) <= ttl_of(&first));
+    let over_tcp = tcp_ask(t, &query("v4only.example.test.", RecordType::AAAA, 3, None));
+    assert_eq!(aaaa_of(&over_tcp), aaaa_of(&first));
+    assert_eq!(up.udp_queries.load(Ordering::SeqCst), asked);
+    // Negative answers are cached too (RFC 2308).
+    let nx = udp_ask(u, &query("nx.example.test.", RecordType::AAAA, 4, None));
+    assert_eq!(nx.response_code(), ResponseCode::NXDomain);
+    let asked = up.udp_queries.load(Ordering::SeqCst);
+    let nx = udp_ask(u, &query("nx.example.test.", RecordType::AAAA, 5, None));
+    assert_eq!(nx.response_code(), ResponseCode::NXDomain);
+    assert_eq!(up.udp_queries.load(Ordering::SeqCst), asked);
+    let text = metrics_text(metrics);
+    assert!(
+        text.contains("sixgate_dns64_cache_hits_total 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sixgate_dns64_synthesized_total 3\n"),
+        "{text}"
+    );
+    assert!(text.contains("sixgate_dns64_cache_entries 2\n"), "{text}");
+    // With the cache off, every query goes upstream.
+    let mut off = server(up.addr, &["--cache-size", "0"]);
+    let o = off.udp();
+    let before = up.udp_queries.load(Ordering::SeqCst);
+    udp_ask(o, &query("v4only.example.test.", RecordType::AAAA, 6, None));
+    udp_ask(o, &query("v4only.example.test.", RecordType::AAAA, 7, None));
+    assert_eq!(up.udp_queries.load(Ordering::SeqCst), before + 4);
+}
+
+#[test]
+fn a_failing_upstream_gives_servfail_in_time_cached_names_live_on_and_it_recovers() {
+    let up = Upstream::start();
+    let mut d = server(up.addr, &["--timeout", "400ms"]);
+    let u = d.udp();
+    let warm = udp_ask(u, &query("v4only.example.test.", RecordType::AAAA, 1, None));
+    assert_eq!(aaaa_of(&warm).len(), 1);
+    for (mode, name) in [
+        (UP_SILENT, "silent"),
+        (UP_SLOW, "slow"),
+        (UP_GARBAGE, "garbage"),
+    ] {
+        up.mode.store(mode, Ordering::SeqCst);
+        let start = Instant::now();
+        let m = udp_ask(u, &query("dual.example.test.", RecordType::AAAA, 2, None));
+        assert_eq!(
+            m.response_code(),
+            ResponseCode::ServFail,
+            "{name}: {}",
+            d.dump()
+        );
+        // AAAA and then A (RFC 6147 §5.1.2), 400 ms each.
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{name}: {:?}",
+            start.elapsed()
+        );
+        let cached = udp_ask(u, &query("v4only.example.test.", RecordType::AAAA, 3, None));
+        assert_eq!(
+            aaaa_of(&cached),
+            aaaa_of(&warm),
+            "{name}: the cache still answers"
+        );
+    }
+    // Let the slow upstream's late answers drain, then it is back.
+    up.mode.store(UP_OK, Ordering::SeqCst);
+    let m = udp_ask(u, &query("dual.example.test.", RecordType::AAAA, 4, None));
+    assert_eq!(m.response_code(), ResponseCode::NoError, "{}", d.dump());
+    assert_eq!(
+        aaaa_of(&m),
+        vec!["2001:db8::1".parse::<Ipv6Addr>().unwrap()]
+    );
+}
+
+#[test]
+fn per_client_prefixes_and_no_dns64() {
+    let up = Upstream::start();
+    let mut d = server(
+        up.addr,
+        &[
+            "--client",
+            "127.0.0.2/32=2001:db8:64::/96",
+            "--client",
+            "127.0.0.3/32=off",
+        ],
+    );
+    let u = d.udp();
+    let ask = |from: &str| {
+        let q = query("v4only.example.test.", RecordType::AAAA, 9, None);
+        let raw = udp_raw_from(from, u, &q, Duration::from_secs(10)).expect("an answer");
+        Message::from_vec(&raw).unwrap()
+    };
+    // Twice each: the second comes from the cache, which keeps them apart.
+    for _ in 0..2 {
+        assert_eq!(
+            aaaa_of(&ask("127.0.0.1:0")),
+            vec!["64:ff9b::c000:201".parse::<Ipv6Addr>().unwrap()]
+        );
+        assert_eq!(
+            aaaa_of(&ask("127.0.0.2:0")),
+            vec!["2001:db8:64::c000:201".parse::<Ipv6Addr>().unwrap()]
+        );
+        let plain = ask("127.0.0.3:0");
+        assert_eq!(plain.response_code(), ResponseCode::NoError);
+        assert!(
+            plain.answers().is_empty(),
+            "no DNS64: the upstream's NODATA"
+        );
+    }
+}
+
+#[test]
+fn forced_and_excluded_names_and_the_extended_error() {
+    let up = Upstream::start();
+    let mut d = server(
+        up.addr,
+        &[
+            "--force",
+            "dual.example.test",
+            "--exclude-name",
+            "v4only.example.test",
+            "--extended-error",
+        ],
+    );
+    let u = d.udp();
+    let m = udp_ask(
+        u,
+        &query("dual.example.test.", RecordType::AAAA, 1, Some(1232)),
+    );
+    assert_eq!(
+        aaaa_of(&m),
+        vec!["64:ff9b::c000:202".parse::<Ipv6Addr>().unwrap()],
+        "the real AAAA is ignored"
+    );
+    let ede = m.extensions().as_ref().and_then(|e| {
+        e.options()
+            .as_ref()
+            .iter()
+            .find(|(k, _)| u16::from(*k) == 15)
+            .cloned()
+    });
+    assert!(ede.is_some(), "EDE on a synthesised answer: {m:?}");
+    let m = udp_ask(u, &query("v4only.example.test.", RecordType::AAAA, 2, None));
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(aaaa_of(&m).is_empty(), "excluded: the upstream's NODATA");
+}
+
+#[test]
+fn the_rate_limit_drops_a_flood() {
+    let up = Upstream::start();
+    let mut d = server(up.addr, &["--rate-limit", "5", "--metrics", "127.0.0.1:0"]);
+    let u = d.udp();
+    let metrics = d.addr("serving metrics");
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let q = query("nx.example.test.", RecordType::AAAA, 7, None);
+    for _ in 0..40 {
+        s.send_to(&q, u).unwrap();
+    }
+    let mut answered = 0;
+    let mut buf = [0u8; 2048];
+    while s.recv_from(&mut buf).is_ok() {
+        answered += 1;
+    }
+    // A burst of 10, plus what 5/s refills while the test runs.
+    assert!((10..=20).contains(&answered), "{answered} answered");
+    let text = metrics_text(metrics);
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("sixgate_dns64_dropped_total{reason=\"rate_limited\"} ")
+            && !l.ends_with(" 0")),
+        "{text}"
+    );
+    assert!(
+        d.dump()
+            .contains("rate limit: dropping queries client=127.0.0.1"),
+        "{}",
+        d.dump()
+    );
+}
+
+#[test]
+fn malformed_queries_are_logged_at_a_limited_rate() {
+    let up = Upstream::start();
+    let mut d = server(up.addr, &[]);
+    let u = d.udp();
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 2048];
+    for i in 0..50u16 {
+        // A header claiming one question, then junk.
+        let mut bad = i.to_be_bytes().to_vec();
+        bad.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff]);
+        s.send_to(&bad, u).unwrap();
+        let (n, _) = s.recv_from(&mut buf).expect("FORMERR");
+        let m = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(m.response_code(), ResponseCode::FormErr);
+    }
+    // Still answering.
+    let m = udp_ask(u, &query("v4only.example.test.", RecordType::AAAA, 1, None));
+    assert_eq!(aaaa_of(&m).len(), 1);
+    let logged = d
+        .dump()
+        .lines()
+        .filter(|l| l.contains("malformed query"))
+        .count();
+    assert_eq!(logged, 1, "{}", d.dump());
+}
+
+#[test]
+fn sighup_reloads_the_config_and_keeps_it_when_the_new_one_is_bad() {
+    let up = Upstream::start();
+    let dir = std::env::temp_dir().join(format!("sixgate-dns64-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dns64.toml");
+    let write = |prefix: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "listen = [\"127.0.0.1:0\"]\nupstreams = [\"{}\"]\nprefixes = [\"{prefix}\"]\nallow_non_global = true\n",
+                up.addr
+            ),
+        )
+        .unwrap();
+    };
+    write("64:ff9b::/96");
+    let mut d = Dns64::start(&["--config", file.to_str().unwrap()]);
+    let u = d.udp();
+    let ask = || {
+        aaaa_of(&udp_ask(
+            u,
+            &query("v4only.example.test.", RecordType::AAAA, 1, None),
+        ))
+    };
+    assert_eq!(
+        ask(),
+        vec!["64:ff9b::c000:201".parse::<Ipv6Addr>().unwrap()]
+    );
+    let hup = |d: &Dns64| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &d.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    let wait_for = |d: &Dns64, needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !d.dump().contains(needle) {
+            assert!(Instant::now() < deadline, "no {needle:?}:\n{}", d.dump());
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    write("2001:db8:64::/96");
+    hup(&d);
+    wait_for(&d, "SIGHUP: reloaded");
+    // The cache was flushed with the old prefix.
+    assert_eq!(
+        ask(),
+        vec!["2001:db8:64::c000:201".parse::<Ipv6Addr>().unwrap()]
+    );
+    std::fs::write(
+        &file,
+        "listen = [\"127.0.0.1:0\"]\nprefixes = [\"10.0.0.0/8\"]\n",
+    )
+    .unwrap();
+    hup(&d);
+    wait_for(&d, "SIGHUP: keeping the running config");
+    assert!(
+        d.dump().contains("dns64.toml:2: prefixes[0]"),
+        "{}",
+        d.dump()
+    );
+    assert_eq!(
+        ask(),
+        vec!["2001:db8:64::c000:201".parse::<Ipv6Addr>().unwrap()]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -224,7 +224,7 @@ fn client_table(
 /// `NET=PREFIX[,PREFIX…]` or `NET=off`.
 fn parse_client_flag(s: &str) -> Result<(IpNet, Option<Vec<Nat64Prefix>>), String> {
     let (net, rhs) = s.split_once('=').ok_or_else(|| {
-        format!("{s:?}: write NET=PREFIX (2001:db8:1::/48=2001:db8:64::/96) or NET=off")
+        "write NET=PREFIX (2001:db8:1::/48=2001:db8:64::/96) or NET=off".to_owned()
     })?;
     let net = parse_net(net)?;
     if rhs == "off" {
@@ -640,6 +640,97 @@ listen = "127.0.0.1:9464"
         assert!(error("[limits]\ntimeout = \"2 s\"\n").starts_with("d.toml:2: limits.timeout: "));
         assert!(error("prefixes = [\"10.0.0.0/8\"]\n").starts_with("d.toml:1: prefixes[0]: "));
         assert!(error("allow = [\"10.0.0.1/8\"]\n").contains("did you mean 10.0.0.0/8"));
+    }
+
+    #[test]
+    fn synthesis_clients_cache_and_limits() {
+        let c = parse(
+            "d.toml",
+            r#"
+prefixes = ["64:ff9b::/96"]
+exclude_aaaa = []
+never_map = ["198.51.100.0/24"]
+force_names = ["registry.npmjs.org"]
+exclude_names = ["dual.example"]
+synthesize_on_error = false
+extended_error = true
+
+[[client]]
+net = "2001:db8:1::/48"
+prefixes = ["2001:db8:64::/96"]
+
+[[client]]
+net = "2001:db8:1:2::/64"
+dns64 = false
+
+[cache]
+size = "8M"
+max_ttl = "1h"
+max_negative_ttl = "5m"
+
+[limits]
+rate = 100
+"#,
+        )
+        .unwrap();
+        let d = &c.policy.default;
+        assert!(d.exclude_aaaa().is_empty());
+        assert_eq!(d.never_map().len(), 1);
+        assert_eq!(d.force_names()[0].to_ascii(), "registry.npmjs.org.");
+        assert!(!d.synthesize_on_error());
+        assert!(d.extended_error());
+        // Longest prefix first: the /64 without DNS64 wins inside the /48.
+        let (id, cfg) = c.policy.lookup("2001:db8:1:2::5".parse().unwrap());
+        assert!(id > 0 && cfg.is_none());
+        let (_, cfg) = c.policy.lookup("2001:db8:1:3::5".parse().unwrap());
+        assert_eq!(cfg.unwrap().prefixes()[0].to_string(), "2001:db8:64::/96");
+        assert!(
+            cfg.unwrap().extended_error(),
+            "clients share the synthesis settings"
+        );
+        assert_eq!(c.policy.lookup("192.0.2.1".parse().unwrap()).0, 0);
+        assert_eq!(c.cache.size, 8 << 20);
+        assert_eq!((c.cache.max_ttl, c.cache.max_negative_ttl), (3600, 300));
+        assert_eq!(
+            c.rate_limit,
+            Some(RateLimit {
+                rate: 100,
+                burst: 200
+            })
+        );
+
+        assert!(error(
+            "[[client]]\nnet = \"2001:db8::/32\"\ndns64 = false\nprefixes = [\"64:ff9b::/96\"]\n"
+        )
+        .starts_with("d.toml:4: client[0].prefixes: "));
+        assert!(error("force_names = [\"ok.example\", \"bad..name\"]\n")
+            .starts_with("d.toml:1: force_names[1]: "));
+        assert!(error("never_map = [\"2001:db8::/32\"]\n").contains("is IPv6"));
+        assert!(error("\n[cache]\nsize = \"lots\"\n").starts_with("d.toml:3: cache.size: "));
+        assert!(error("[limits]\nrate = 5\nburst = 0\n").starts_with("d.toml:3: limits.burst: "));
+    }
+
+    #[test]
+    fn client_flags() {
+        let c = from_flags(&Flags {
+            client: vec![
+                "2001:db8:1::/48=2001:db8:64::/96,64:ff9b::/96".into(),
+                "2001:db8:2::/48=off".into(),
+            ],
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.policy.clients.len(), 2);
+        let (_, cfg) = c.policy.lookup("2001:db8:1::1".parse().unwrap());
+        assert_eq!(cfg.unwrap().prefixes().len(), 2);
+        let e = from_flags(&Flags {
+            client: vec!["2001:db8:1::/48".into()],
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("--client \"2001:db8:1::/48\": write NET=PREFIX"));
     }
 
     #[test]
