@@ -7,6 +7,10 @@ client_hello: the real captures from core/testdata/hellos/*.bin, plus
 truncated, re-fragmented and hand-built variants of them. http_head: request
 heads in every target form, and junk. proxy_header: PROXY protocol v1 and v2
 headers (TCP4, TCP6, LOCAL, UNKNOWN, TLVs, AF_UNIX), whole and cut short.
+dns64_response: two bytes choosing the client's query and the DNS64
+configuration, then upstream answers as length-prefixed DNS messages (see
+fuzz/src/dns64_response.rs): NODATA with SOA, A answers, CNAME chains,
+NXDOMAIN, SERVFAIL, truncated, EDE, RRSIGs, PTR, and garbage.
 Files are named after what they hold; running this again rewrites them.
 """
 import ipaddress
@@ -188,3 +192,216 @@ HEADERS = {
 }
 for name, data in HEADERS.items():
     write("proxy_header", name, data)
+
+# --- dns64_response ---------------------------------------------------------
+
+# Byte 0: query type (bits 0-1), DO, CD, EDNS, "plausible" bits per answer.
+AAAA_Q, PTR_Q, A_Q, MX_Q = 0, 1, 2, 3
+DO, CD, EDNS = 0x04, 0x08, 0x10
+PLAUSIBLE = 0xE0
+# Byte 1: config variant (bits 0-2), name (bits 3-4), non-global PTR IPv4
+# (bit 5), error_reply RCODE (bits 6-7).
+NAME_WWW, NAME_FORCED, NAME_IPV4ONLY, NAME_EXCLUDED = 0x00, 0x08, 0x10, 0x18
+QNAMES = {NAME_WWW: "www.Example.COM.", NAME_FORCED: "v4.forced.test.",
+          NAME_IPV4ONLY: "ipv4only.arpa.", NAME_EXCLUDED: "a.excluded.test."}
+T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_MX, T_AAAA, T_OPT, T_RRSIG = 1, 2, 5, 6, 12, 15, 28, 41, 46
+
+
+def dname(text):
+    out = b""
+    for label in text.rstrip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\x00"
+
+
+def rr(name, rtype, ttl, rdata, rclass=1):
+    return dname(name) + struct.pack(">HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+
+
+def a(name, ip, ttl=300):
+    return rr(name, T_A, ttl, ipaddress.IPv4Address(ip).packed)
+
+
+def aaaa(name, ip, ttl=300):
+    return rr(name, T_AAAA, ttl, ipaddress.IPv6Address(ip).packed)
+
+
+def cname(name, target, ttl=300):
+    return rr(name, T_CNAME, ttl, dname(target))
+
+
+def soa(zone, ttl=3600, minimum=60):
+    rdata = dname("ns1." + zone) + dname("hostmaster." + zone) + struct.pack(">IIIII", 1, 7200, 900, 1209600, minimum)
+    return rr(zone, T_SOA, ttl, rdata)
+
+
+def rrsig(name, covered, ttl=300):
+    rdata = struct.pack(">HBBIIIH", covered, 13, 3, ttl, 2000000000, 1700000000, 12345) + dname("example.com.") + bytes(64)
+    return rr(name, T_RRSIG, ttl, rdata)
+
+
+def opt(payload=1232, do=False, options=b""):
+    return rr(".", T_OPT, 0x8000 if do else 0, options, rclass=payload)
+
+
+def ede(code, text=b""):
+    body = struct.pack(">H", code) + text
+    return struct.pack(">HH", 15, len(body)) + body
+
+
+def dns(qid, qname, qtype, rcode=0, answers=(), authority=(), additional=(), flags=0x8180):
+    """A DNS response: QR, RD, RA set unless `flags` says otherwise."""
+    header = struct.pack(">HHHHHH", qid, flags | rcode, 1, len(answers), len(authority), len(additional))
+    question = dname(qname) + struct.pack(">HH", qtype, 1)
+    return header + question + b"".join(answers) + b"".join(authority) + b"".join(additional)
+
+
+def seed(name, b0, b1, *answers):
+    data = bytes([b0, b1]) + b"".join(struct.pack(">H", len(m)) + m for m in answers)
+    write("dns64_response", name, data)
+
+
+def qid(b0, b1):
+    return (b0 << 8) | b1
+
+
+def ptr_name(prefix, v4):
+    """The ip6.arpa name of `v4` embedded in a /96 or /64 prefix (as RFC 6052 does)."""
+    net = ipaddress.IPv6Network(prefix)
+    p4 = ipaddress.IPv4Address(v4).packed
+    raw = bytearray(net.network_address.packed)
+    if net.prefixlen == 96:
+        raw[12:16] = p4
+    elif net.prefixlen == 64:
+        raw[9:13] = p4
+    else:
+        raise ValueError(prefix)
+    return ".".join(reversed(bytes(raw).hex())) + ".ip6.arpa."
+
+
+WWW = QNAMES[NAME_WWW]
+
+# 1. AAAA NODATA with SOA, then an A answer with two addresses: synthesis.
+b0, b1 = AAAA_Q | EDNS | PLAUSIBLE, 0
+i = qid(b0, b1)
+seed("nodata-soa-then-a.bin", b0, b1,
+     dns(i, WWW, T_AAAA, authority=[soa("example.com.", 3600, 120)], additional=[opt()]),
+     dns(i, WWW, T_A, answers=[a(WWW, "93.184.216.34", 900), a(WWW, "93.184.216.35", 30)], additional=[opt()]))
+
+# 2. A real AAAA plus an excluded IPv4-mapped one: relayed, filtered.
+b0, b1 = AAAA_Q | PLAUSIBLE, 0x40
+i = qid(b0, b1)
+seed("aaaa-real-and-mapped.bin", b0, b1,
+     dns(i, WWW, T_AAAA, answers=[aaaa(WWW, "2001:db8::1"), aaaa(WWW, "::ffff:192.0.2.1"),
+                                  rrsig(WWW, T_AAAA)], flags=0x81A0))
+
+# 3. Only AAAA under excluded ranges (config 3), then A.
+b0, b1 = AAAA_Q | EDNS | DO, 3
+i = qid(b0, b1)
+seed("aaaa-all-excluded-then-a.bin", b0, b1,
+     dns(i, WWW, T_AAAA, answers=[aaaa(WWW, "2001:db8:bad::1"), aaaa(WWW, "64:ff9b::102:304")]),
+     dns(i, WWW, T_A, answers=[a(WWW, "93.184.216.34"), a(WWW, "198.51.100.7")]))
+
+# 4. A CNAME chain in both answers; an A at the wrong owner is ignored.
+b0, b1 = AAAA_Q | EDNS | PLAUSIBLE, 1
+i = qid(b0, b1)
+chain = [cname(WWW, "cdn.example.net."), cname("cdn.example.net.", "edge.example.org.")]
+seed("cname-chain.bin", b0, b1,
+     dns(i, WWW, T_AAAA, answers=chain, authority=[soa("example.org.", 300, 30)]),
+     dns(i, WWW, T_A, answers=chain + [a("edge.example.org.", "8.8.4.4", 60), a("cdn.example.net.", "1.1.1.1"),
+                                       rrsig("cdn.example.net.", T_CNAME), rrsig("edge.example.org.", T_A)]))
+
+# 5. A CNAME loop.
+b0, b1 = AAAA_Q, 0
+i = qid(b0, b1)
+loop = [cname(WWW, "b.example.com."), cname("b.example.com.", WWW)]
+seed("cname-loop.bin", b0, b1, dns(i, WWW, T_AAAA, answers=loop), dns(i, WWW, T_A, answers=loop + [a(WWW, "9.9.9.9")]))
+
+# 6. NXDOMAIN: relayed, A never asked.
+b0, b1 = AAAA_Q | EDNS, 0x80
+i = qid(b0, b1)
+seed("nxdomain.bin", b0, b1, dns(i, WWW, T_AAAA, rcode=3, authority=[soa("example.com.")], additional=[opt()]))
+
+# 7. SERVFAIL, then A (synthesize on error, the default).
+b0, b1 = AAAA_Q | EDNS | PLAUSIBLE, 0
+i = qid(b0, b1)
+seed("servfail-then-a.bin", b0, b1,
+     dns(i, WWW, T_AAAA, rcode=2, additional=[opt(options=ede(22, b"no reachable authority"))]),
+     dns(i, WWW, T_A, answers=[a(WWW, "93.184.216.34", 86400)]))
+
+# 8. SERVFAIL with synthesize_on_error off (config 6): relayed.
+b0, b1 = AAAA_Q | EDNS, 6
+i = qid(b0, b1)
+seed("servfail-no-synthesis.bin", b0, b1, dns(i, WWW, T_AAAA, rcode=2))
+
+# 9. Truncated (TC) AAAA answer, then A.
+b0, b1 = AAAA_Q, 0
+i = qid(b0, b1)
+seed("truncated-then-a.bin", b0, b1,
+     dns(i, WWW, T_AAAA, answers=[aaaa(WWW, "2001:db8::2")], flags=0x8380),
+     dns(i, WWW, T_A, answers=[a(WWW, "93.184.216.34")]))
+
+# 10. No answer at all (timeouts): SERVFAIL.
+seed("timeouts.bin", AAAA_Q | EDNS, 0)
+
+# 11. Garbage upstream answers.
+seed("garbage.bin", AAAA_Q | PLAUSIBLE, 0, b"\x00\x01\x02", b"\xff" * 40, bytes(range(64)))
+
+# 12. A forced name (config 2): A asked first; an A answer with an AAAA in it.
+b0, b1 = AAAA_Q | EDNS, 2 | NAME_FORCED
+i = qid(b0, b1)
+f = QNAMES[NAME_FORCED]
+seed("forced-name.bin", b0, b1, dns(i, f, T_A, answers=[a(f, "203.0.113.9"), aaaa(f, "2001:db8::9")]))
+seed("forced-name-nodata.bin", b0, b1, dns(i, f, T_A, authority=[soa("forced.test.", 60, 600)]))
+
+# 13. PTR under the well-known prefix (config 1, several prefixes).
+b0, b1 = PTR_Q | EDNS | PLAUSIBLE, 1
+i = qid(b0, b1)
+target = "34.216.184.93.in-addr.arpa."
+seed("ptr.bin", b0, b1, dns(i, target, T_PTR, answers=[rr(target, T_PTR, 3600, dname("host.example.com."))]))
+seed("ptr-nxdomain.bin", b0, b1, dns(i, target, T_PTR, rcode=3, authority=[soa("184.93.in-addr.arpa.")]))
+seed("ptr-non-global.bin", PTR_Q, 0x20)
+
+# 14. ipv4only.arpa, answered locally under every prefix.
+seed("ipv4only.bin", AAAA_Q | EDNS, 5 | NAME_IPV4ONLY)
+
+# 15. Many A records under several prefixes (config 1).
+b0, b1 = AAAA_Q | PLAUSIBLE, 1
+i = qid(b0, b1)
+seed("many-a-many-prefixes.bin", b0, b1,
+     dns(i, WWW, T_AAAA, authority=[soa("example.com.")]),
+     dns(i, WWW, T_A, answers=[a(WWW, "93.184.%d.%d" % (n // 250, n % 250 + 1)) for n in range(80)]))
+
+# 16. EDE 29 on (config 5), the upstream's own EDE passed on, AD kept.
+b0, b1 = AAAA_Q | EDNS | DO | PLAUSIBLE, 5
+i = qid(b0, b1)
+seed("ede-and-ad.bin", b0, b1,
+     dns(i, WWW, T_AAAA, authority=[soa("example.com."), rrsig("example.com.", T_SOA)], additional=[opt(do=True)], flags=0x81A0),
+     dns(i, WWW, T_A, answers=[a(WWW, "93.184.216.34"), rrsig(WWW, T_A)],
+         additional=[opt(do=True, options=ede(3, b"stale"))], flags=0x81A0))
+
+# 17. Mismatched answers: wrong ID, wrong question, not a response.
+b0, b1 = AAAA_Q, 0
+i = qid(b0, b1)
+seed("mismatched.bin", b0, b1,
+     dns(i ^ 1, "other.example.", T_AAAA, answers=[aaaa("other.example.", "2001:db8::66")]),
+     dns(i, WWW, T_A, answers=[a(WWW, "93.184.216.34")], flags=0x0100))
+
+# 18. Never-mapped IPv4 and non-global allowed (config 4).
+b0, b1 = AAAA_Q, 4
+i = qid(b0, b1)
+seed("never-map.bin", b0, b1,
+     dns(i, WWW, T_AAAA),
+     dns(i, WWW, T_A, answers=[a(WWW, "203.0.113.1"), a(WWW, "10.0.0.1"), a(WWW, "93.184.216.34")]))
+
+# 19. Forwarded: DO+CD, an A query, MX, an excluded name.
+seed("forward-do-cd.bin", AAAA_Q | EDNS | DO | CD, 0)
+seed("forward-a.bin", A_Q, 0)
+seed("forward-mx.bin", MX_Q, 0)
+seed("forward-excluded-name.bin", AAAA_Q, 1 | NAME_EXCLUDED)
+
+# 20. Extended RCODE (BADCOOKIE) upstream to a client without EDNS (config 7).
+b0, b1 = AAAA_Q | PLAUSIBLE, 7 | 0xC0
+i = qid(b0, b1)
+seed("badcookie-no-edns.bin", b0, b1, dns(i, WWW, T_AAAA, rcode=7, additional=[rr(".", T_OPT, 0x01000000, b"", rclass=1232)]))

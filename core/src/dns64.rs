@@ -1153,8 +1153,9 @@ impl Client {
 /// An error reply (FORMERR, NOTIMP, …) to a client message given as raw
 /// bytes, when at least its ID can be read: the ID, the opcode, RD, and the
 /// question when the message parses far enough to have exactly one. `None`
-/// for fewer than two bytes or a message that is itself a response (QR set:
-/// never answer those, to avoid loops).
+/// for fewer than three bytes (the ID, and the flags byte that says whether
+/// it is a query) or a message that is itself a response (QR set: never
+/// answer those, to avoid loops).
 ///
 /// ```
 /// use hickory_proto::op::{Message, ResponseCode};

@@ -12,6 +12,7 @@
 //! input, so a crash found by the fuzzer replays exactly.
 
 pub mod client_hello;
+pub mod dns64_response;
 pub mod http_head;
 pub mod proxy_header;
 

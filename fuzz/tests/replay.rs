@@ -39,6 +39,11 @@ fn client_hello() {
 }
 
 #[test]
+fn dns64_response() {
+    replay("dns64_response", sixgate_fuzz::dns64_response::check);
+}
+
+#[test]
 fn http_head() {
     replay("http_head", sixgate_fuzz::http_head::check);
 }
