@@ -6,8 +6,8 @@
 # Debian's postinst scripts start every daemon they install. This script
 # stops that with a temporary /usr/sbin/policy-rc.d (exit 101: "action
 # forbidden"), puts back whatever was there before, and then checks with ps
-# that the install left no new nginx/haproxy/named/nsd/apache2/sshd running;
-# any it finds is stopped by its pid.
+# that the install left no new nginx/haproxy/named/nsd/unbound/apache2/sshd
+# running; any it finds is stopped by its pid.
 set -euo pipefail
 
 # command -> Debian package that provides it (checked with dpkg -S).
@@ -31,12 +31,15 @@ declare -A PKG=(
     [python3]=python3
     # servers/tests/dns64_e2e.rs: dig as a real DNS client.
     [dig]=bind9-dnsutils
+    # servers/tests/dns64_real.rs: a real recursive resolver (and Unbound's
+    # own dns64 module for the differential test) in front of nsd.
+    [unbound]=unbound
 )
 # Perl modules -> package: munin-node's allow/deny matching lives in Net::Server.
 declare -A PERL_PKG=(
     [Net::Server]=libnet-server-perl
 )
-DAEMONS=(nginx haproxy named nsd apache2 sshd)
+DAEMONS=(nginx haproxy named nsd unbound apache2 sshd)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
