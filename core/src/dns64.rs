@@ -113,9 +113,10 @@
 //!   resolution checks the answer's question (name in any case, type, class)
 //!   and QR; a mismatch, or TC set (retry over TCP first), counts as a
 //!   failure, so a spoofed or confused answer cannot stall the query.
-//! - **EDNS.** The upstream query gets a fresh OPT with the client's payload
-//!   size and DO bit, and no options (cookies and client subnet belong to
-//!   the transport). The client's response has an OPT only if its query had
+//! - **EDNS.** The upstream query always gets a fresh OPT advertising
+//!   [`RESPONSE_PAYLOAD`] with the client's DO bit, whether or not the
+//!   client sent EDNS (the caller cuts the answer to the client's size), and
+//!   no options (cookies and client subnet belong to the transport). The client's response has an OPT only if its query had
 //!   one: payload [`RESPONSE_PAYLOAD`], the client's DO, and the upstream's
 //!   Extended DNS Errors (at most four, short ones) passed on. With
 //!   [`ConfigBuilder::extended_error`] every locally synthesised answer also
@@ -1100,8 +1101,11 @@ impl Resolution {
         Some((cname, target))
     }
 
-    /// A query to send upstream: the client's ID, RD, CD and AD, and an OPT
-    /// with its payload size and DO bit if it sent one.
+    /// A query to send upstream: the client's ID, RD, CD and AD, and always
+    /// an OPT advertising [`RESPONSE_PAYLOAD`] (RFC 9715's 1232 bytes: no IP
+    /// fragments) with the client's DO bit. The answer is cut to the
+    /// client's own size on the way back, so a client without EDNS does not
+    /// force the upstream exchange down to 512 bytes and over to TCP.
     fn upstream_query(&self, name: Name, rtype: RecordType) -> Message {
         let mut msg = Message::new();
         msg.set_id(self.client.id)
@@ -1113,12 +1117,10 @@ impl Resolution {
         let mut q = Query::query(name, rtype);
         q.set_query_class(self.client.query.query_class());
         msg.add_query(q);
-        if let Some(payload) = self.client.edns {
-            let mut edns = Edns::new();
-            edns.set_max_payload(payload)
-                .set_dnssec_ok(self.client.dnssec_ok);
-            msg.set_edns(edns);
-        }
+        let mut edns = Edns::new();
+        edns.set_max_payload(RESPONSE_PAYLOAD)
+            .set_dnssec_ok(self.client.dnssec_ok);
+        msg.set_edns(edns);
         msg
     }
 }

@@ -569,9 +569,15 @@ fn extended_dns_error_only_when_enabled() {
         Some(answered(q, vec![aaaa(WWW, 60, "2001:db8::1")]))
     });
     assert!(ede_codes(&respond(action)).is_empty());
-    // Not to a client without EDNS (no OPT may be sent back).
-    let (action, _) = run(&ede, &query(WWW, RecordType::AAAA), &mut v4_only);
+    // Not to a client without EDNS (no OPT may be sent back), though the
+    // upstream is still asked with EDNS and 1232 bytes.
+    let (action, sent) = run(&ede, &query(WWW, RecordType::AAAA), &mut v4_only);
     assert!(respond(action).extensions().is_none());
+    for q in &sent {
+        let opt = q.extensions().as_ref().expect("EDNS upstream");
+        assert_eq!(opt.max_payload(), 1232);
+        assert!(!opt.flags().dnssec_ok);
+    }
 }
 
 #[test]

@@ -21,7 +21,8 @@
 //! Invariants checked:
 //! - at most [`MAX_POLLS`] polls reach [`Action::Done`], with at most two
 //!   upstream queries, each a standard query with one question of the
-//!   client's class, and nothing after `Respond`/`Forward` but `Done`;
+//!   client's class and an OPT of `RESPONSE_PAYLOAD` bytes with the client's
+//!   DO, and nothing after `Respond`/`Forward` but `Done`;
 //! - every response encodes with `to_vec` and parses back (when every
 //!   upstream answer fed in itself round-trips through hickory-proto), with
 //!   the same sections' sizes;
@@ -271,10 +272,22 @@ fn check_upstream(client: &Message, asked: &Message) {
         "asked upstream for {}",
         q.query_type()
     );
+    let opt = asked
+        .extensions()
+        .as_ref()
+        .expect("upstream queries carry EDNS");
     assert_eq!(
-        asked.extensions().is_some(),
-        client.extensions().is_some(),
-        "upstream OPT but the client's"
+        opt.max_payload(),
+        sixgate::dns64::RESPONSE_PAYLOAD,
+        "upstream payload"
+    );
+    assert_eq!(
+        opt.flags().dnssec_ok,
+        client
+            .extensions()
+            .as_ref()
+            .is_some_and(|e| e.flags().dnssec_ok),
+        "upstream DO but the client's"
     );
     let bytes = asked
         .to_vec()
