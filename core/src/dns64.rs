@@ -81,7 +81,8 @@
 //! [`ConfigBuilder::never_map`], and non-global IPv4 under the well-known
 //! prefix unless [`ConfigBuilder::allow_non_global`] (RFC 6052 §3.1). If no
 //! AAAA comes out (no A, A failed, every A skipped), the client gets the
-//! original AAAA answer (NODATA with its SOA, or the error), or SERVFAIL if
+//! original AAAA answer (NODATA with its SOA, minus any excluded AAAA, or
+//! the error), or SERVFAIL if
 //! there was none (timeout; forced names get the A answer's own negative
 //! answer).
 //!
@@ -902,7 +903,10 @@ impl Resolution {
             }
         }
         Action::Respond(match (why, response) {
-            (Why::NoData(m), _) | (Why::Error(Some(m)), _) => self.relay(&m, false),
+            // All AAAA excluded counts as an empty answer (§5.1.4): the
+            // excluded records never reach the client.
+            (Why::NoData(m), _) => self.filtered(&m),
+            (Why::Error(Some(m)), _) => self.relay(&m, false),
             (Why::Forced, Some(a)) => self.relay(a, true),
             (Why::Error(None), _) | (Why::Forced, None) => self.servfail(),
         })

@@ -261,6 +261,18 @@ fn all_excluded_aaaa_leads_to_synthesis() {
     });
     assert_eq!(sent.len(), 2);
     assert_eq!(addrs(&respond(action)), ["64:ff9b::c6fc:ce10"]);
+
+    // Nothing to synthesise from (no A): the answer is the AAAA answer as
+    // if it had been empty (§5.1.4), never the excluded records.
+    let (action, _) = run(&config, &client, &mut |q| {
+        Some(match qtype(q) {
+            RecordType::AAAA => answered(q, vec![aaaa(WWW, 120, "::ffff:1.2.3.4")]),
+            _ => nodata(q, 300, 60),
+        })
+    });
+    let m = respond(action);
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(addrs(&m).is_empty(), "{m:?}");
 }
 
 #[test]
