@@ -274,9 +274,7 @@ async fn resolve(
                     Some(a) => a,
                     None => error_reply(bytes, ResponseCode::ServFail)?,
                 };
-                let rcode =
-                    Message::from_vec(&reply).map_or(ResponseCode::ServFail, |a| a.response_code());
-                m.response(rcode);
+                m.response_low(reply.get(3).map_or(2, |b| b & 0x0f));
                 if let (Some(cache), Some(info)) = (&state.cache, &info) {
                     cache.insert(info, &reply, false);
                 }

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, Query};
+use hickory_proto::op::Query;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -70,7 +70,7 @@ impl Upstreams {
             let mut wire = Vec::with_capacity(query.len());
             wire.extend_from_slice(&id.to_be_bytes());
             wire.extend_from_slice(rest);
-            match self.try_one(upstream, &wire, id, question).await {
+            match self.try_one(upstream, &wire).await {
                 Ok(mut answer) => {
                     if let Some(head) = answer.get_mut(..2) {
                         head.copy_from_slice(original);
@@ -111,15 +111,9 @@ impl Upstreams {
         }
     }
 
-    async fn try_one(
-        &self,
-        upstream: SocketAddr,
-        wire: &[u8],
-        id: u16,
-        question: &Query,
-    ) -> Result<Vec<u8>, UpstreamError> {
+    async fn try_one(&self, upstream: SocketAddr, wire: &[u8]) -> Result<Vec<u8>, UpstreamError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let udp = tokio::time::timeout_at(deadline, udp(upstream, wire, id, question)).await;
+        let udp = tokio::time::timeout_at(deadline, udp(upstream, wire)).await;
         let answer = match udp {
             Err(_) => return Err(UpstreamError::Timeout),
             Ok(Err(_)) => return Err(UpstreamError::Network),
@@ -127,7 +121,7 @@ impl Upstreams {
         };
         // TC: ask again over TCP, with a fresh timeout.
         if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
-            let tcp = tokio::time::timeout(self.timeout, tcp(upstream, wire, id, question)).await;
+            let tcp = tokio::time::timeout(self.timeout, tcp(upstream, wire)).await;
             return match tcp {
                 Ok(Ok(answer)) => Ok(answer),
                 _ => Err(UpstreamError::Tcp),
@@ -137,22 +131,45 @@ impl Upstreams {
     }
 }
 
-/// Whether `bytes` answer a query with this ID and question.
-fn matches(bytes: &[u8], id: u16, question: &Query) -> bool {
-    let Ok(msg) = Message::from_vec(bytes) else {
-        return false;
-    };
-    msg.id() == id
-        && msg.message_type() == hickory_proto::op::MessageType::Response
-        && msg.queries().len() == 1
-        && msg.queries().first().is_some_and(|q| {
-            q.name() == question.name()
-                && q.query_type() == question.query_type()
-                && q.query_class() == question.query_class()
-        })
+/// Where the question of a query we built ends: one uncompressed name,
+/// type and class after the 12-byte header.
+fn question_end(wire: &[u8]) -> Option<usize> {
+    let mut at = 12;
+    for _ in 0..128 {
+        let len = usize::from(*wire.get(at)?);
+        if len > 63 {
+            return None;
+        }
+        at += 1 + len;
+        if len == 0 {
+            return Some(at + 4).filter(|&end| end <= wire.len());
+        }
+    }
+    None
 }
 
-async fn udp(upstream: SocketAddr, wire: &[u8], id: u16, question: &Query) -> io::Result<Vec<u8>> {
+/// Whether `bytes` answer the query `sent` (our bytes, with our ID): same
+/// ID, QR set, exactly one question, the same name (in any case, for
+/// upstreams that echo 0x20 spelling differently), type and class. Checked
+/// on the wire, without parsing the whole message (the caller parses it
+/// once afterwards).
+fn matches(bytes: &[u8], sent: &[u8]) -> bool {
+    let (Some(end), Some(head)) = (question_end(sent), bytes.get(..12)) else {
+        return false;
+    };
+    let Some(name_end) = end.checked_sub(4) else {
+        return false;
+    };
+    head[..2] == sent[..2]
+        && head[2] & 0x80 != 0
+        && head[4..6] == [0, 1]
+        && bytes
+            .get(12..name_end)
+            .is_some_and(|n| n.eq_ignore_ascii_case(&sent[12..name_end]))
+        && bytes.get(name_end..end) == sent.get(name_end..end)
+}
+
+async fn udp(upstream: SocketAddr, wire: &[u8]) -> io::Result<Vec<u8>> {
     let local: SocketAddr = if upstream.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -165,14 +182,14 @@ async fn udp(upstream: SocketAddr, wire: &[u8], id: u16, question: &Query) -> io
     loop {
         let n = socket.recv(&mut buf).await?;
         let got = buf.get(..n).unwrap_or_default();
-        if matches(got, id, question) {
+        if matches(got, wire) {
             return Ok(got.to_vec());
         }
         // Not ours (late, spoofed or garbled): keep waiting until the deadline.
     }
 }
 
-async fn tcp(upstream: SocketAddr, wire: &[u8], id: u16, question: &Query) -> io::Result<Vec<u8>> {
+async fn tcp(upstream: SocketAddr, wire: &[u8]) -> io::Result<Vec<u8>> {
     let mut stream = TcpStream::connect(upstream).await?;
     let len = u16::try_from(wire.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
     let mut framed = Vec::with_capacity(wire.len() + 2);
@@ -183,7 +200,7 @@ async fn tcp(upstream: SocketAddr, wire: &[u8], id: u16, question: &Query) -> io
         let n = stream.read_u16().await?;
         let mut buf = vec![0u8; usize::from(n)];
         stream.read_exact(&mut buf).await?;
-        if matches(&buf, id, question) {
+        if matches(&buf, wire) {
             return Ok(buf);
         }
     }
@@ -192,6 +209,42 @@ async fn tcp(upstream: SocketAddr, wire: &[u8], id: u16, question: &Query) -> io
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_match_on_the_wire() {
+        use hickory_proto::op::{Message, MessageType};
+        use hickory_proto::rr::{Name, RecordType};
+        let mut q = Message::new();
+        q.set_id(0x1234);
+        q.add_query(Query::query(
+            Name::from_ascii("wWw.Example.test.").unwrap(),
+            RecordType::AAAA,
+        ));
+        let sent = q.to_vec().unwrap();
+        let mut a = q.clone();
+        a.set_message_type(MessageType::Response);
+        assert!(matches(&a.to_vec().unwrap(), &sent));
+        let mut other_case = a.clone();
+        other_case.queries_mut()[0].set_name(Name::from_ascii("WWW.example.TEST.").unwrap());
+        assert!(matches(&other_case.to_vec().unwrap(), &sent));
+        let mut wrong_id = a.clone();
+        wrong_id.set_id(0x1235);
+        assert!(!matches(&wrong_id.to_vec().unwrap(), &sent));
+        // 65 (HTTPS) and 97 differ only in the bit ASCII case folding ignores.
+        let mut https = q.clone();
+        https.queries_mut()[0].set_query_type(RecordType::HTTPS);
+        let https_sent = https.to_vec().unwrap();
+        let mut t97 = a.clone();
+        t97.queries_mut()[0].set_query_type(RecordType::Unknown(97));
+        assert!(!matches(&t97.to_vec().unwrap(), &https_sent));
+        assert!(!matches(&sent, &sent), "a query is not an answer");
+        let mut other = a.clone();
+        other.queries_mut()[0].set_name(Name::from_ascii("www.example.tesu.").unwrap());
+        assert!(!matches(&other.to_vec().unwrap(), &sent));
+        for n in 0..sent.len() {
+            assert!(!matches(&a.to_vec().unwrap()[..n], &sent));
+        }
+    }
 
     #[test]
     fn ids_vary() {
