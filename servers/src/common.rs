@@ -203,6 +203,28 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms))
 }
 
+/// Serves until SIGTERM or Ctrl-C (both logged), calling `on_hup` for
+/// each SIGHUP (the servers' reload).
+pub(crate) async fn until_stopped(mut on_hup: impl FnMut()) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => on_hup(),
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: stopping");
+                return Ok(());
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("interrupted: stopping");
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// A size in bytes: `0`, `65536`, `512K`, `64M`, `1G` (powers of 1024;
 /// `KiB`, `MiB` and `GiB` are accepted too), at most 64 GiB.
 pub(crate) fn parse_size(s: &str) -> Result<u64, String> {

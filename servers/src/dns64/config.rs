@@ -116,6 +116,21 @@ pub(crate) struct Config {
     pub(crate) metrics: Option<SocketAddr>,
 }
 
+impl Config {
+    /// Fills in what was left out: the default listeners (marked as such)
+    /// and the resolvers of /etc/resolv.conf.
+    fn with_defaults(mut self) -> Self {
+        if self.listen.is_empty() {
+            self.listen = default_listen();
+            self.default_listen = true;
+        }
+        if self.upstreams.is_empty() {
+            self.upstreams = system_resolvers(MAX_UPSTREAMS);
+        }
+        self
+    }
+}
+
 /// The flags that define a config (the alternative to a file).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Flags {
@@ -294,19 +309,10 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
         clients.push((net, config));
     }
     let clients = client_table(clients).map_err(engine_err)?;
-    let default_listen_used = listen.is_empty();
     Ok(Config {
-        listen: if default_listen_used {
-            default_listen()
-        } else {
-            listen
-        },
-        default_listen: default_listen_used,
-        upstreams: if upstreams.is_empty() {
-            system_resolvers(MAX_UPSTREAMS)
-        } else {
-            upstreams
-        },
+        listen,
+        default_listen: false,
+        upstreams,
         policy: Policy { default, clients },
         acl: Acl {
             nets,
@@ -316,7 +322,8 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
         cache: CacheConfig::default(),
         rate_limit: None,
         metrics: None,
-    })
+    }
+    .with_defaults())
 }
 
 // ---------------------------------------------------------------------------
@@ -550,19 +557,10 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         ),
         None => None,
     };
-    let default_listen_used = listen.is_empty();
     Ok(Config {
-        listen: if default_listen_used {
-            default_listen()
-        } else {
-            listen
-        },
-        default_listen: default_listen_used,
-        upstreams: if upstreams.is_empty() {
-            system_resolvers(MAX_UPSTREAMS)
-        } else {
-            upstreams
-        },
+        listen,
+        default_listen: false,
+        upstreams,
         policy: Policy { default, clients },
         acl: Acl {
             nets,
@@ -572,7 +570,8 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         cache,
         rate_limit,
         metrics,
-    })
+    }
+    .with_defaults())
 }
 
 // ---------------------------------------------------------------------------

@@ -315,23 +315,7 @@ async fn serve(args: &Dns64Args, config: Config) -> anyhow::Result<()> {
         tokio::spawn(server::tcp_loop(shared.clone(), t));
     }
 
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .context("installing the SIGHUP handler")?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => reload(args, &shared),
-            _ = term.recv() => {
-                tracing::info!("SIGTERM: stopping");
-                return Ok(());
-            }
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("interrupted: stopping");
-                return Ok(());
-            }
-        }
-    }
+    crate::common::until_stopped(|| reload(args, &shared)).await
 }
 
 /// Reloads the config file (SIGHUP): a good one replaces upstreams,

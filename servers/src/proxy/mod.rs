@@ -296,23 +296,7 @@ async fn serve(args: ProxyArgs, config: Config) -> anyhow::Result<()> {
         tokio::spawn(server::accept_loop(shared.clone(), i, socket));
     }
 
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .context("installing the SIGHUP handler")?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => reload(&args, &shared),
-            _ = term.recv() => {
-                tracing::info!("SIGTERM: stopping");
-                return Ok(());
-            }
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("interrupted: stopping");
-                return Ok(());
-            }
-        }
-    }
+    crate::common::until_stopped(|| reload(&args, &shared)).await
 }
 
 /// SIGHUP: re-reads the config file; applies it to new connections if it is
