@@ -423,6 +423,17 @@ fn big_answers_truncate_over_udp_and_complete_over_tcp() {
     assert!(!m.truncated());
     assert_eq!(aaaa_of(&m).len(), usize::from(BIG_COUNT));
 
+    // From the cache, to an EDNS client with 1232 bytes: cut the same way,
+    // and its OPT kept (RFC 6891 §7).
+    let m = udp_ask(
+        u,
+        &query("big.example.test.", RecordType::AAAA, 7, Some(1232)),
+    );
+    assert!(m.truncated());
+    assert!(m.answers().is_empty());
+    assert_eq!(m.queries().len(), 1);
+    assert!(m.extensions().is_some(), "{m:?}");
+
     // Forwarded (A) answers are cut to the client's size too.
     let m = udp_ask(u, &query("big.example.test.", RecordType::A, 5, None));
     assert!(m.truncated());

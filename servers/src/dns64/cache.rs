@@ -44,8 +44,6 @@ pub(crate) struct QueryInfo {
     cd: u8,
     /// The question's name, as the client wrote it (at offset 12).
     name_len: usize,
-    /// Where the question ends.
-    question_end: usize,
     /// The UDP payload the client can take.
     pub(crate) udp_limit: usize,
     key: [u8; KEY_MAX],
@@ -123,7 +121,6 @@ impl QueryInfo {
             rd: flags & 0x01,
             cd,
             name_len,
-            question_end,
             udp_limit,
             key,
             key_len: k,
@@ -218,15 +215,9 @@ impl Cache {
 
     /// Writes the cached answer to `q` into `out` (cleared first): the
     /// stored bytes with the client's ID, RD, CD and question spelling and
-    /// the TTLs aged; header and question with TC when the answer exceeds
-    /// `limit`.
-    pub(crate) fn lookup(
-        &self,
-        q: &QueryInfo,
-        query: &[u8],
-        limit: usize,
-        out: &mut Vec<u8>,
-    ) -> Lookup {
+    /// the TTLs aged. Fitting it to the client's UDP size is the caller's
+    /// (the same truncation as for any other answer).
+    pub(crate) fn lookup(&self, q: &QueryInfo, query: &[u8], out: &mut Vec<u8>) -> Lookup {
         let Some(e) = self.store.get(q.key()) else {
             return Lookup::Miss;
         };
@@ -236,30 +227,18 @@ impl Cache {
             return Lookup::Miss;
         }
         out.clear();
-        if e.wire.len() > limit {
-            // Header and question only, TC set: the client retries over TCP.
-            let (Some(head), Some(question)) = (e.wire.get(..4), query.get(12..q.question_end))
-            else {
-                return Lookup::Miss;
-            };
-            out.extend_from_slice(head);
-            out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-            out.extend_from_slice(question);
-            out[2] |= 0x02;
-        } else {
-            out.extend_from_slice(&e.wire);
-            if let (Some(dst), Some(src)) = (
-                out.get_mut(12..12 + q.name_len),
-                query.get(12..12 + q.name_len),
-            ) {
-                dst.copy_from_slice(src);
-            }
-            for &at in e.ttl_at.iter() {
-                let at = usize::from(at);
-                if let Some(ttl) = out.get_mut(at..at + 4) {
-                    let old = u32::from_be_bytes([ttl[0], ttl[1], ttl[2], ttl[3]]);
-                    ttl.copy_from_slice(&old.saturating_sub(age).to_be_bytes());
-                }
+        out.extend_from_slice(&e.wire);
+        if let (Some(dst), Some(src)) = (
+            out.get_mut(12..12 + q.name_len),
+            query.get(12..12 + q.name_len),
+        ) {
+            dst.copy_from_slice(src);
+        }
+        for &at in e.ttl_at.iter() {
+            let at = usize::from(at);
+            if let Some(ttl) = out.get_mut(at..at + 4) {
+                let old = u32::from_be_bytes([ttl[0], ttl[1], ttl[2], ttl[3]]);
+                ttl.copy_from_slice(&old.saturating_sub(age).to_be_bytes());
             }
         }
         out[..2].copy_from_slice(&q.id.to_be_bytes());
@@ -485,7 +464,7 @@ mod tests {
     fn hit(c: &Cache, q: &[u8]) -> Option<Message> {
         let info = QueryInfo::read(q, 0)?;
         let mut out = Vec::new();
-        match c.lookup(&info, q, 65_535, &mut out) {
+        match c.lookup(&info, q, &mut out) {
             Lookup::Hit { .. } => Some(Message::from_vec(&out).unwrap()),
             Lookup::Miss => None,
         }
@@ -512,10 +491,7 @@ mod tests {
         // Another policy is another entry.
         let other = QueryInfo::read(&q2, 1).unwrap();
         let mut out = Vec::new();
-        assert!(matches!(
-            c.lookup(&other, &q2, 65_535, &mut out),
-            Lookup::Miss
-        ));
+        assert!(matches!(c.lookup(&other, &q2, &mut out), Lookup::Miss));
     }
 
     #[test]
@@ -559,25 +535,18 @@ mod tests {
     }
 
     #[test]
-    fn big_answers_truncate_for_small_clients() {
+    fn big_answers_come_back_whole() {
         let c = Cache::new(config()).unwrap();
         let q = query("big.example.test.", 3, false);
         let info = QueryInfo::read(&q, 0).unwrap();
         let ttls = vec![60; 40];
-        assert!(c.insert(
-            &info,
-            &answer(&q, &ttls, None, ResponseCode::NoError),
-            false
-        ));
-        let mut out = Vec::new();
-        assert!(matches!(
-            c.lookup(&info, &q, 512, &mut out),
-            Lookup::Hit { .. }
-        ));
-        let m = Message::from_vec(&out).unwrap();
-        assert!(m.truncated());
-        assert!(m.answers().is_empty());
-        assert_eq!(m.queries().len(), 1);
+        let a = answer(&q, &ttls, None, ResponseCode::NoError);
+        assert!(a.len() > 512);
+        assert!(c.insert(&info, &a, false));
+        // Whole, whatever the client's size: server::fit_udp cuts it.
+        let m = hit(&c, &q).unwrap();
+        assert!(!m.truncated());
+        assert_eq!(m.answers().len(), 40);
     }
 
     #[test]

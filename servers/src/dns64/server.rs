@@ -181,12 +181,11 @@ fn quick(
     let (policy, _) = state.config.policy.lookup(client);
     let info = QueryInfo::read(bytes, policy);
     if let (Some(cache), Some(info)) = (&state.cache, &info) {
-        let limit = match proto {
-            Proto::Udp => info.udp_limit,
-            Proto::Tcp => usize::from(u16::MAX),
-        };
-        match cache.lookup(info, bytes, limit, out) {
+        match cache.lookup(info, bytes, out) {
             Lookup::Hit { rcode, synthesized } => {
+                if proto == Proto::Udp && out.len() > info.udp_limit {
+                    *out = fit_udp(std::mem::take(out), info.udp_limit);
+                }
                 m.cache_hit();
                 m.response_low(rcode);
                 if synthesized {

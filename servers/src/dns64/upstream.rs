@@ -14,6 +14,7 @@ use hickory_proto::op::Query;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use super::limit::LogLimit;
 use super::metrics::{Metrics, UpstreamError};
 
 /// The UDP receive buffer for an upstream answer. Queries advertise 1232
@@ -33,7 +34,7 @@ pub(crate) struct Upstreams {
     ids: RandomState,
     counter: AtomicU64,
     started: Instant,
-    last_warn_ms: AtomicU64,
+    warnings: LogLimit,
 }
 
 impl Upstreams {
@@ -44,7 +45,7 @@ impl Upstreams {
             ids: RandomState::new(),
             counter: AtomicU64::new(0),
             started: Instant::now(),
-            last_warn_ms: AtomicU64::new(0),
+            warnings: LogLimit::new(WARN_EVERY),
         }
     }
 
@@ -90,17 +91,9 @@ impl Upstreams {
     }
 
     fn warn(&self, upstream: SocketAddr, question: &Query, reason: UpstreamError) {
-        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let last = self.last_warn_ms.load(Relaxed);
-        let every = u64::try_from(WARN_EVERY.as_millis()).unwrap_or(u64::MAX);
-        if (last == 0 || now.saturating_sub(last) >= every)
-            && self
-                .last_warn_ms
-                .compare_exchange(last, now.max(1), Relaxed, Relaxed)
-                .is_ok()
-        {
+        if let Some(held) = self.warnings.pass() {
             tracing::warn!(
-                "upstream failed upstream={upstream} reason={} query=\"{} {}\" (further failures within {}s are not logged)",
+                "upstream failed upstream={upstream} reason={} query=\"{} {}\" (failures held back since the last warning: {held}; at most one per {}s)",
                 reason.as_str(),
                 question.name(),
                 question.query_type(),
