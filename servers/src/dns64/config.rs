@@ -68,6 +68,15 @@ impl Policy {
         }
         (0, Some(&self.default))
     }
+
+    /// The configuration of the policy [`lookup`](Self::lookup) numbered
+    /// `index` (`None`: no DNS64).
+    pub(crate) fn get(&self, index: u16) -> Option<&sixgate::dns64::Config> {
+        match usize::from(index).checked_sub(1) {
+            None => Some(&self.default),
+            Some(i) => self.clients.get(i).and_then(|(_, c)| c.as_ref()),
+        }
+    }
 }
 
 /// The answer cache's settings.
@@ -688,6 +697,14 @@ rate = 100
             "clients share the synthesis settings"
         );
         assert_eq!(c.policy.lookup("192.0.2.1".parse().unwrap()).0, 0);
+        for ip in ["2001:db8:1:2::5", "2001:db8:1:3::5", "192.0.2.1"] {
+            let (id, cfg) = c.policy.lookup(ip.parse().unwrap());
+            let again = c.policy.get(id);
+            assert_eq!(
+                again.map(|c| c.prefixes().to_vec()),
+                cfg.map(|c| c.prefixes().to_vec())
+            );
+        }
         assert_eq!(c.cache.size, 8 << 20);
         assert_eq!((c.cache.max_ttl, c.cache.max_negative_ttl), (3600, 300));
         assert_eq!(

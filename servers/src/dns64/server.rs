@@ -134,8 +134,12 @@ enum Quick {
     Reply,
     /// Say nothing.
     Silent,
-    /// Resolve it; `info` is set when the answer can be cached.
-    Resolve { info: Option<Box<QueryInfo>> },
+    /// Resolve it under the client's `policy` (its index, see
+    /// `Policy::lookup`); `info` is set when the answer can be cached.
+    Resolve {
+        policy: u16,
+        info: Option<Box<QueryInfo>>,
+    },
 }
 
 /// The checks every message goes through before any task is spawned: the
@@ -197,6 +201,7 @@ fn quick(
         }
     }
     Quick::Resolve {
+        policy,
         info: info.map(Box::new),
     }
 }
@@ -213,6 +218,7 @@ async fn resolve(
     state: &State,
     client: IpAddr,
     bytes: &[u8],
+    policy: u16,
     info: Option<Box<QueryInfo>>,
 ) -> Option<Reply> {
     let m = &shared.metrics;
@@ -229,9 +235,9 @@ async fn resolve(
             return Some(Reply { bytes: reply });
         }
     };
-    let started = match state.config.policy.lookup(client) {
-        (_, Some(config)) => Resolution::new(config, &query),
-        (_, None) => Resolution::with_policy(&ClientPolicy::new(None), client, &query),
+    let started = match state.config.policy.get(policy) {
+        Some(config) => Resolution::new(config, &query),
+        None => Resolution::with_policy(&ClientPolicy::new(None), client, &query),
     };
     let mut r = match started {
         Ok(r) => r,
@@ -398,7 +404,7 @@ pub(crate) async fn udp_loop(shared: Arc<Shared>, socket: UdpSocket) {
         shared.metrics.query(Proto::Udp);
         let bytes = buf.get(..n).unwrap_or_default();
         let state = shared.state();
-        let info = match quick(&shared, &state, peer.ip(), bytes, Proto::Udp, &mut out) {
+        let (policy, info) = match quick(&shared, &state, peer.ip(), bytes, Proto::Udp, &mut out) {
             Quick::Silent => continue,
             Quick::Reply => {
                 match socket.try_send_to(&out, peer) {
@@ -414,7 +420,7 @@ pub(crate) async fn udp_loop(shared: Arc<Shared>, socket: UdpSocket) {
                 }
                 continue;
             }
-            Quick::Resolve { info } => info,
+            Quick::Resolve { policy, info } => (policy, info),
         };
         let Some(slot) = shared.slot() else { continue };
         let bytes = bytes.to_vec();
@@ -425,7 +431,7 @@ pub(crate) async fn udp_loop(shared: Arc<Shared>, socket: UdpSocket) {
             let limit = info
                 .as_ref()
                 .map_or_else(|| client_udp_size(&bytes), |i| i.udp_limit);
-            if let Some(reply) = resolve(&shared, &state, peer.ip(), &bytes, info).await {
+            if let Some(reply) = resolve(&shared, &state, peer.ip(), &bytes, policy, info).await {
                 let reply = fit_udp(reply.bytes, limit);
                 if let Err(e) = socket.send_to(&reply, peer).await {
                     tracing::debug!("udp: send to {peer} failed: {e}");
@@ -492,7 +498,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) ->
         let info = match quick(&shared, &state, peer.ip(), &bytes, Proto::Tcp, &mut out) {
             Quick::Silent => continue,
             Quick::Reply => None,
-            Quick::Resolve { info } => Some(info),
+            Quick::Resolve { policy, info } => Some((policy, info)),
         };
         let Some(slot) = shared.slot() else { continue };
         let shared = shared.clone();
@@ -502,7 +508,9 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) ->
             let _permit = permit;
             let reply = match info {
                 None => Some(Reply { bytes: out }),
-                Some(info) => resolve(&shared, &state, peer.ip(), &bytes, info).await,
+                Some((policy, info)) => {
+                    resolve(&shared, &state, peer.ip(), &bytes, policy, info).await
+                }
             };
             if let Some(reply) = reply {
                 let Ok(n) = u16::try_from(reply.bytes.len()) else {
