@@ -17,6 +17,8 @@
 //! | [`tls`] | the TLS ClientHello reader: SNI, ALPN, versions, ECH, over a partial buffer | RFC 8446, RFC 6066, RFC 7301 |
 //! | [`http`] | the HTTP/1.x request-head reader: Host, absolute-form targets | RFC 9112, RFC 9110, RFC 3986 |
 //! | [`proxy_protocol`] | PROXY protocol v1 and v2 encode / decode | PROXY protocol spec |
+//! | [`plan`] | address plans: pools within pools (provider block, site, customer prefix, host address), first-fit / sparse / deterministic allocation, reservations, release with hold-down, lookup, free space, DNS records; versioned JSON state | RFC 3531, RFC 4291 §2.6.1, RFC 2526 |
+//! | [`identity`] | [`identity::HostIndex`]: longest-prefix match from any address (IPv4, IPv6, IPv4-mapped, under a NAT64 prefix) to the host that owns it | RFC 4291 §2.5.5.2, RFC 6052 |
 //! | [`dns64`] | DNS64 over hickory-proto messages: when to ask for A, AAAA synthesis, TTLs, exclusions, PTR under the prefix, DNSSEC bits, `ipv4only.arpa` | RFC 6147, RFC 6052, RFC 8880, RFC 8914 |
 //!
 //! ## The no-panic contract
@@ -41,7 +43,9 @@
 mod codec;
 pub mod dns64;
 pub mod http;
+pub mod identity;
 pub mod name;
+pub mod plan;
 pub mod proxy_protocol;
 pub mod rfc6052;
 pub mod text;
