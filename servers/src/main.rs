@@ -10,6 +10,7 @@ mod addr;
 mod common;
 mod dns64;
 mod logging;
+mod plan;
 mod proxy;
 
 /// IPv6-only hosting toolkit: DNS64, NAT64, inbound proxy and address helpers.
@@ -32,6 +33,10 @@ enum Command {
     /// Forwarding DNS64 resolver (RFC 6147): synthesises AAAA from A under
     /// NAT64 prefixes for IPv6-only clients.
     Dns64(Box<dns64::Dns64Args>),
+    /// Address plans for panels: pools within pools (provider block, site,
+    /// customer prefix, host address), allocation, release with hold-down,
+    /// lookup, free space and DNS records, on one plan file (see docs/plan.md).
+    Plan(Box<plan::PlanArgs>),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
         }
         Command::Proxy(args) => return server_exit(proxy::run(*args)),
         Command::Dns64(args) => return server_exit(dns64::run(*args)),
+        Command::Plan(args) => return plan::run(*args),
     };
     match result {
         Ok(out) => emit(&out, json),
