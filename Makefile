@@ -6,7 +6,7 @@
 CARGO ?= cargo
 SIXGATE := target/debug/sixgate
 
-.PHONY: all build run tour test deps lint test-rust bench fmt clean
+.PHONY: all build run tour test deps lint test-rust test-python bench fmt clean
 
 all: build
 
@@ -26,7 +26,7 @@ tour: build
 	SIXGATE=$(SIXGATE) ./examples/addr-tour.sh
 
 ## Every test suite. Installs what it needs first.
-test: deps lint test-rust test-fuzz-corpus test-fuzz-run
+test: deps lint test-rust test-python test-fuzz-corpus test-fuzz-run
 	@echo "make test: every suite passed"
 
 ## What the test suites need beyond the Rust toolchain. Idempotent; installs
@@ -46,6 +46,13 @@ lint:
 
 test-rust:
 	$(CARGO) test --workspace
+
+## The Python package (bindings-python/): a virtualenv in target/py-venv with
+## maturin, pytest and mypy from PyPI; maturin develop; pytest (the shared
+## vectors, round trips, a plan read back by the CLI); mypy.stubtest of the
+## stubs against the built module; the examples under examples/python/.
+test-python:
+	./bindings-python/run-tests.sh
 
 bench:
 	$(CARGO) bench -p sixgate

@@ -50,6 +50,8 @@ done
 for mod in "${!PERL_PKG[@]}"; do
     perl -M"$mod" -e 1 2>/dev/null || missing+=("${PERL_PKG[$mod]}")
 done
+# bindings-python/run-tests.sh makes a virtualenv (maturin, pytest, mypy).
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

@@ -501,7 +501,10 @@ fn a_killed_writer_never_loses_or_corrupts_the_plan() {
         );
     }
     assert!(killed > 0, "no writer was killed: the test proved nothing");
-    assert!(torn_tmp > 0, "no writer was killed mid-write: the test proved nothing");
+    assert!(
+        torn_tmp > 0,
+        "no writer was killed mid-write: the test proved nothing"
+    );
     eprintln!("{killed} writers killed, {torn_tmp} of them mid-write; plan intact");
     // The next writer is not disturbed by what a killed one left behind.
     let after = alloc("after").wait_with_output().unwrap();
