@@ -457,3 +457,32 @@ def test_a_plan_changed_by_sixgate_plan_is_read_by_python(cli: str, tmp_path: Pa
     assert run_cli(cli, path, "show", "--customer", "4711") == []
     shown = run_cli(cli, path, "--now", str(T0 + 6), "show", "cust")
     assert shown["held"] == [{"prefix": "2001:db8:100:4711::/64", "until": T0 + 5 + WEEK}]
+
+
+def test_edit_plan_shares_the_cli_writer_lock(cli: str, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    run_cli(cli, path, "init", "--pool", "2001:db8::/48", "--child", "64")
+    with sixgate.edit_plan(path) as plan:
+        mine = plan.alloc("2001:db8::/48", customer="py", now=T0)
+        # While Python holds the lock, a CLI writer waits and then gives up.
+        out = subprocess.run(
+            [cli, "plan", "--file", str(path), "--wait", "1s", "alloc", "-p", "2001:db8::/48"],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 1 and "locked" in out.stderr, out.stderr
+    # Saved on leaving the block; the CLI sees it and allocates the next one.
+    theirs = run_cli(cli, path, "alloc", "-p", "2001:db8::/48", "--customer", "cli")
+    assert str(mine) == "2001:db8::/64"
+    assert theirs["prefix"] == "2001:db8:0:1::/64"
+    # A CLI writer holds the lock the same way: nothing is lost either way.
+    assert [str(a.prefix) for a in sixgate.Plan.load(path).allocations()] == [
+        "2001:db8::/64",
+        "2001:db8:0:1::/64",
+    ]
+    # A failing block saves nothing.
+    with pytest.raises(sixgate.PlanError):
+        with sixgate.edit_plan(path) as plan:
+            plan.alloc("2001:db8::/48", now=T0)
+            plan.alloc("nope", now=T0)
+    assert len(sixgate.Plan.load(path).allocations()) == 2

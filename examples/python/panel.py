@@ -42,21 +42,20 @@ def allocate_customer_prefix(plan_path: Path, customer: str) -> ipaddress.IPv6Ne
 
     The plan file is the one `sixgate plan --file PLAN_PATH` reads and
     writes; it is created on first use with the customer block as a pool of
-    /64s. Time is wall-clock (`time.time()`): the plan outlives this
-    process. (`Plan.save` replaces the file atomically but takes no lock: a
-    panel with several writers at once goes through `sixgate plan`, which
-    does.)
+    /64s. Changes go through `sixgate.edit_plan`, which holds the same
+    writer lock as `sixgate plan`, so other panels and the CLI can allocate
+    at the same time. Time is wall-clock (`time.time()`): the plan outlives
+    this process.
     """
-    if plan_path.exists():
-        plan = sixgate.Plan.load(plan_path)
-    else:
+    if not plan_path.exists():
         plan = sixgate.Plan()
         plan.add_pool(CUSTOMER_BLOCK, child_len=64, name="customers")
-    for held in plan.held_by(customer):
-        if isinstance(held.prefix, ipaddress.IPv6Network) and held.prefix.prefixlen == 64:
-            return held.prefix
-    net = plan.alloc("customers", customer=customer, tags=["panel"], now=time.time())
-    plan.save(plan_path)
+        plan.save(plan_path)
+    with sixgate.edit_plan(plan_path) as plan:
+        for held in plan.held_by(customer):
+            if isinstance(held.prefix, ipaddress.IPv6Network) and held.prefix.prefixlen == 64:
+                return held.prefix
+        net = plan.alloc("customers", customer=customer, tags=["panel"], now=time.time())
     assert isinstance(net, ipaddress.IPv6Network)
     return net
 

@@ -23,7 +23,8 @@ attribute is a stable code and whose message quotes the bad value.
   records), saved as the same JSON file ``sixgate plan`` uses; it hands out
   frozen snapshots (:class:`Pool`, :class:`Usage`, :class:`Allocation`,
   :class:`Released`, :class:`Reservation`, :class:`Step`, :class:`Record`,
-  :class:`ReverseZone`) and raises :class:`PlanError`.
+  :class:`ReverseZone`) and raises :class:`PlanError`. :func:`edit_plan`
+  changes a plan file under the same writer lock as ``sixgate plan``.
 
 >>> import sixgate
 >>> sixgate.synthesize("198.51.100.7", prefix="2001:db8:64::/96")
@@ -31,6 +32,12 @@ IPv6Address('2001:db8:64::c633:6407')
 >>> sixgate.normalize("64:ff9b::c633:6407", nat64_prefixes=["64:ff9b::/96"])
 IPv4Address('198.51.100.7')
 """
+
+import contextlib
+import fcntl
+import os
+import time
+from typing import Iterator
 
 from sixgate._native import (
     STYLES,
@@ -91,6 +98,7 @@ from sixgate._native import (
 
 __all__ = [
     "STYLES",
+    "edit_plan",
     "AddressError",
     "Allocation",
     "Authority",
@@ -145,3 +153,36 @@ __all__ = [
     "synthesize",
     "url_host",
 ]
+
+
+@contextlib.contextmanager
+def edit_plan(path: "str | os.PathLike[str]", *, wait: float = 10.0) -> Iterator[Plan]:
+    """Load the plan file at ``path``, yield it for changes, and save it,
+    all under the writer lock ``sixgate plan`` takes (``flock`` on
+    ``PATH.lock``), so Python panels and the CLI can change one plan file at
+    the same time without losing an update. Waits up to ``wait`` seconds for
+    another writer, then raises :class:`TimeoutError`. Nothing is saved if
+    the block raises.
+
+    >>> with sixgate.edit_plan("plan.json") as plan:   # doctest: +SKIP
+    ...     plan.alloc("fra1", customer="42", now=time.time())
+    """
+    lock_path = os.fspath(path) + ".lock"
+    with open(lock_path, "a", encoding="utf-8") as lock:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"{lock_path} is locked by another writer (waited {wait} s)"
+                    ) from None
+                time.sleep(0.005)
+        try:
+            plan = Plan.load(path)
+            yield plan
+            plan.save(path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
