@@ -10,7 +10,6 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -144,18 +143,6 @@ fn build_spec(
     spec.allow_unaligned = allow_unaligned;
     spec.reserve_special = reserve_special;
     Ok(spec)
-}
-
-/// An IPv4-mapped prefix (`::ffff:0:0/96` and longer) as the IPv4 prefix it
-/// maps, as `sixgate plan` reads its arguments; anything else unchanged.
-fn fold_mapped(net: IpNet) -> IpNet {
-    match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
-            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(net),
-            None => net,
-        },
-        other => other,
-    }
 }
 
 // --- snapshots ----------------------------------------------------------------
@@ -954,7 +941,7 @@ impl PyPlan {
     #[pyo3(signature = (prefix, /, *, now))]
     fn release(&mut self, prefix: NetOrAddr, now: Now) -> PyResult<Vec<PyReleased>> {
         self.inner
-            .release(fold_mapped(prefix.0), now.0)
+            .release(text::normalize_net(prefix.0), now.0)
             .map(|all| all.into_iter().map(PyReleased).collect())
             .map_err(errors::plan)
     }
@@ -1098,7 +1085,7 @@ impl PyPlan {
         let net = if net.prefix_len() == net.max_prefix_len() {
             IpNet::from(text::normalize(net.addr(), &prefix_list(nat64_prefixes)))
         } else {
-            fold_mapped(net)
+            text::normalize_net(net)
         };
         let steps = self.inner.lookup(net).map_err(errors::plan)?;
         Ok(steps.iter().map(PyStep::new).collect())

@@ -508,6 +508,33 @@ pub fn normalize(addr: IpAddr, nat64_prefixes: &[Nat64Prefix]) -> IpAddr {
         .map_or(addr, |(_, v4)| IpAddr::V4(v4))
 }
 
+/// A prefix inside `::ffff:0:0/96` (length 96 or more, RFC 4291
+/// §2.5.5.2) as the IPv4 prefix it maps, the way [`normalize`] folds an
+/// address; anything else is returned unchanged. Host bits are kept as
+/// given.
+///
+/// ```
+/// use sixgate::text::{normalize_net, parse_net};
+///
+/// assert_eq!(normalize_net(parse_net("::ffff:192.0.2.0/120")?).to_string(), "192.0.2.0/24");
+/// assert_eq!(normalize_net(parse_net("::ffff:0:0/96")?).to_string(), "0.0.0.0/0");
+/// // Shorter than /96, or not mapped: unchanged.
+/// assert_eq!(normalize_net(parse_net("::/64")?).to_string(), "::/64");
+/// assert_eq!(normalize_net(parse_net("2001:db8::/32")?).to_string(), "2001:db8::/32");
+/// # Ok::<(), sixgate::text::Error>(())
+/// ```
+pub fn normalize_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(n) => n
+            .prefix_len()
+            .checked_sub(96)
+            .zip(n.addr().to_ipv4_mapped())
+            .and_then(|(len, a)| Ipv4Net::new(a, len).ok())
+            .map_or(net, IpNet::V4),
+        IpNet::V4(_) => net,
+    }
+}
+
 /// How a program wants an address (and port) written in its configuration
 /// or on its command line. See [`format()`] for the output of each and
 /// [`pitfall`](Self::pitfall) for what goes wrong when written naively.

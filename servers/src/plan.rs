@@ -17,7 +17,6 @@
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -437,9 +436,7 @@ fn execute(args: PlanArgs) -> Result<Output, Failure> {
             ))
         }),
         PlanCommand::Show { pool, customer } => {
-            let mut plan = file.load()?;
-            // Show the plan as of now: hold-downs past due count as free.
-            plan.expire(now);
+            let plan = file.load_at(now)?;
             let mut out = Output::new();
             match (pool, customer) {
                 (Some(key), _) => out.pool_contents(plan.pool(&key)?),
@@ -455,8 +452,7 @@ fn execute(args: PlanArgs) -> Result<Output, Failure> {
             Ok(out)
         }
         PlanCommand::Free { pool, limit } => {
-            let mut plan = file.load()?;
-            plan.expire(now);
+            let plan = file.load_at(now)?;
             let pool = plan.pool(&pool)?;
             let blocks = pool.free(limit);
             let mut out = Output::new();
@@ -488,8 +484,7 @@ fn execute(args: PlanArgs) -> Result<Output, Failure> {
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut plan = file.load()?;
-            plan.expire(now);
+            let plan = file.load_at(now)?;
             let mut out = Output::new();
             let mut rows = Vec::new();
             for q in &queries {
@@ -561,39 +556,14 @@ impl Output {
     fn pools(&mut self, plan: &Plan) {
         let mut rows = Vec::new();
         for pool in plan.pools() {
-            let u = pool.usage();
-            let _ = writeln!(
-                self.plain,
-                "{}{} {} /{}s: {} allocated, {} reserved, {} held, {} free of {}",
-                pool.prefix(),
-                pool.name().map(|n| format!(" ({n})")).unwrap_or_default(),
-                pool.strategy(),
-                pool.child_len(),
-                u.allocated,
-                u.reserved,
-                u.held,
-                u.free,
-                u.total
-            );
+            self.plain.push_str(&pool_line(pool));
             rows.push(pool_json(pool));
         }
         self.json = json!({ "pools": rows });
     }
 
     fn pool_summary(&mut self, pool: &Pool) {
-        let mut plan_like = String::new();
-        let u = pool.usage();
-        let _ = writeln!(
-            plan_like,
-            "{}{} {} /{}s: {} free of {}",
-            pool.prefix(),
-            pool.name().map(|n| format!(" ({n})")).unwrap_or_default(),
-            pool.strategy(),
-            pool.child_len(),
-            u.free,
-            u.total
-        );
-        self.plain = plan_like;
+        self.plain = pool_line(pool);
         self.json = pool_json(pool);
     }
 
@@ -737,6 +707,14 @@ impl PlanFile {
         Plan::from_json(&text).map_err(|e| Failure::Input(format!("{}: {e}", self.path.display())))
     }
 
+    /// The plan as of `now`, for readers: hold-downs past due count as free
+    /// (nothing is written).
+    fn load_at(&self, now: Timestamp) -> Result<Plan, Failure> {
+        let mut plan = self.load()?;
+        plan.expire(now);
+        Ok(plan)
+    }
+
     /// Writes the plan so that a crash leaves the old file or the new one:
     /// temporary file, fsync, rename, fsync of the directory. The caller
     /// holds the lock.
@@ -797,17 +775,9 @@ fn find_alloc(plan: &Plan, prefix: IpNet) -> Result<&Allocation, Failure> {
 /// the IPv4 it embeds.
 fn parse_query(s: &str, nat64: &[Nat64Prefix]) -> Result<IpNet, Failure> {
     if s.contains('/') {
-        let net = text::parse_net(s)?;
-        return Ok(match net {
-            IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
-                Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(net),
-                None => net,
-            },
-            other => other,
-        });
+        return Ok(text::normalize_net(text::parse_net(s)?));
     }
-    let addr = text::normalize(text::parse_addr(s)?, nat64);
-    Ok(IpNet::from(addr))
+    Ok(IpNet::from(text::normalize(text::parse_addr(s)?, nat64)))
 }
 
 fn parse_wait(s: &str) -> Result<Duration, String> {
@@ -845,6 +815,23 @@ fn owner_text(o: &Owner) -> String {
         let _ = write!(s, " #{t}");
     }
     s
+}
+
+/// `2001:db8::/48 (fra1) first-fit /64s: 2 allocated, 0 reserved, 1 held, 65533 free of 65536`
+fn pool_line(pool: &Pool) -> String {
+    let u = pool.usage();
+    format!(
+        "{}{} {} /{}s: {} allocated, {} reserved, {} held, {} free of {}\n",
+        pool.prefix(),
+        pool.name().map(|n| format!(" ({n})")).unwrap_or_default(),
+        pool.strategy(),
+        pool.child_len(),
+        u.allocated,
+        u.reserved,
+        u.held,
+        u.free,
+        u.total
+    )
 }
 
 fn alloc_line(a: &Allocation) -> String {
