@@ -6,7 +6,7 @@
 CARGO ?= cargo
 SIXGATE := target/debug/sixgate
 
-.PHONY: all build run tour test deps lint test-rust test-python bench fmt clean
+.PHONY: all build run tour test deps lint test-rust test-python test-node test-perl bench fmt clean
 
 all: build
 
@@ -26,7 +26,7 @@ tour: build
 	SIXGATE=$(SIXGATE) ./examples/addr-tour.sh
 
 ## Every test suite. Installs what it needs first.
-test: deps lint test-rust test-python test-fuzz-corpus test-fuzz-run
+test: deps lint test-rust test-python test-node test-perl test-fuzz-corpus test-fuzz-run
 	@echo "make test: every suite passed"
 
 ## What the test suites need beyond the Rust toolchain. Idempotent; installs
@@ -53,6 +53,19 @@ test-rust:
 ## stubs against the built module; the examples under examples/python/.
 test-python:
 	./bindings-python/run-tests.sh
+
+## The Node package (bindings-node/): npm installs @napi-rs/cli and
+## TypeScript into bindings-node/node_modules, `napi build` makes the addon
+## with its generated index.js and index.d.ts, `node --test` runs the tests
+## (the shared vectors among them), `tsc --noEmit` type-checks code that uses
+## index.d.ts, and the examples under examples/node/ run.
+test-node:
+	./bindings-node/run-tests.sh
+
+## Perl panels (examples/perl/): Sixgate.pm over `sixgate addr|plan --json`,
+## tested with prove (the shared vectors among them) against target/debug/sixgate.
+test-perl: build
+	./examples/perl/run-tests.sh
 
 bench:
 	$(CARGO) bench -p sixgate
