@@ -1,7 +1,9 @@
 //! Runs the real `sixgate` binary: `sixgate addr …` output, JSON, and the
-//! all-or-nothing error contract (exit 2, empty stdout, one stderr line).
+//! all-or-nothing error contract (exit 2, empty stdout, one stderr line),
+//! and `--stdin` batch input.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -12,8 +14,36 @@ fn sixgate(args: &[&str]) -> Output {
         .expect("run sixgate")
 }
 
+/// Runs sixgate with `input` on its standard input (written from a thread,
+/// so a large input cannot deadlock against the output; a child that stops
+/// reading early is fine).
+fn sixgate_in(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sixgate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sixgate");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("wait for sixgate");
+    writer.join().unwrap();
+    out
+}
+
 fn ok(args: &[&str]) -> String {
-    let out = sixgate(args);
+    check_ok(args, sixgate(args))
+}
+
+fn ok_in(args: &[&str], input: &str) -> String {
+    check_ok(args, sixgate_in(args, input.as_bytes()))
+}
+
+fn check_ok(args: &[&str], out: Output) -> String {
     assert!(
         out.status.success(),
         "{args:?} failed: {}",
@@ -30,7 +60,14 @@ fn ok(args: &[&str]) -> String {
 /// Bad input: exit status 2, nothing on stdout, exactly one line on stderr
 /// that contains `needle`.
 fn fails(args: &[&str], needle: &str) -> String {
-    let out = sixgate(args);
+    check_fails(args, sixgate(args), needle)
+}
+
+fn fails_in(args: &[&str], input: &[u8], needle: &str) -> String {
+    check_fails(args, sixgate_in(args, input), needle)
+}
+
+fn check_fails(args: &[&str], out: Output, needle: &str) -> String {
     assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2");
     assert!(
         out.stdout.is_empty(),
@@ -332,4 +369,231 @@ fn discover() {
     assert_eq!(rows[0]["prefix"], "64:ff9b::/96");
     assert_eq!(rows[0]["prefix_len"], 96);
     assert_eq!(rows[0]["well_known"], true);
+}
+
+#[test]
+fn canonical_keeps_mapped_and_lowercases() {
+    assert_eq!(
+        ok(&[
+            "addr",
+            "canonical",
+            "2001:0DB8::0001",
+            "::FFFF:C000:0201",
+            "2001:db8:0:0:1:0:0:1",
+            "192.0.2.1"
+        ]),
+        "2001:db8::1\n::ffff:192.0.2.1\n2001:db8::1:0:0:1\n192.0.2.1\n"
+    );
+    let rows = json(&["addr", "canonical", "--json", "64:FF9B::192.0.2.33"]);
+    assert_eq!(rows[0]["address"], "64:ff9b::c000:221");
+    assert_eq!(rows[0]["input"], "64:FF9B::192.0.2.33");
+    assert_eq!(rows[0]["family"], "ipv6");
+    fails(&["addr", "canonical", "2001:db8::g"], "\"2001:db8::g\"");
+}
+
+/// Every subcommand gives the same output from --stdin as from arguments,
+/// plain and JSON.
+#[test]
+fn stdin_gives_the_same_output_as_arguments() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["synth", "--allow-non-global"],
+            &["192.0.2.33", "198.51.100.7", "10.1.2.3"],
+        ),
+        (
+            &["synth", "--prefix", "2001:db8:122:344::/64"],
+            &["192.0.2.33", "131.111.150.25"],
+        ),
+        (
+            &["extract", "--prefix", "2001:db8::/32"],
+            &["2001:db8:c000:221::", "2001:DB8:FFFF:FFFF::"],
+        ),
+        (
+            &["normalize", "--nat64-prefix", "64:ff9b::/96"],
+            &[
+                "::ffff:203.0.113.5",
+                "64:ff9b::cb00:7105",
+                "2001:DB8::0010",
+                "::1",
+            ],
+        ),
+        (&["canonical"], &["2001:0DB8::0001", "::FFFF:C000:0201"]),
+        (&["ptr"], &["192.0.2.33", "2001:db8::1"]),
+        (
+            &["reverse-zones"],
+            &["2001:db8::/31", "198.51.100.0/23", "10.0.0.0/8"],
+        ),
+        (
+            &["fmt", "--style", "bind", "--port", "5353"],
+            &["2001:db8::53", "192.0.2.53"],
+        ),
+        (
+            &["fmt", "--style", "munin-cidr"],
+            &["2001:db8::/64", "192.0.2.1"],
+        ),
+        (
+            &["discover"],
+            &["2001:db8::1", "64:ff9b::c000:aa", "2001:db8:64::c000:ab"],
+        ),
+    ];
+    for (opts, inputs) in cases {
+        for json_flag in [None, Some("--json")] {
+            let mut base = vec!["addr"];
+            base.extend_from_slice(opts);
+            base.extend(json_flag);
+            let mut with_args = base.clone();
+            with_args.extend_from_slice(inputs);
+            let mut with_stdin = base.clone();
+            with_stdin.push("--stdin");
+            let want = ok(&with_args);
+            assert!(!want.is_empty());
+            // LF, CRLF and stray whitespace, with and without a final newline.
+            let lf = inputs.join("\n") + "\n";
+            assert_eq!(ok_in(&with_stdin, &lf), want, "{with_stdin:?}");
+            let crlf = inputs
+                .iter()
+                .map(|i| format!("  {i}\t\r\n"))
+                .collect::<String>();
+            assert_eq!(ok_in(&with_stdin, &crlf), want, "{with_stdin:?} CRLF");
+            assert_eq!(ok_in(&with_stdin, &inputs.join("\n")), want);
+        }
+    }
+}
+
+#[test]
+fn stdin_errors_name_the_line_and_the_value() {
+    // Nothing is printed even though the first lines were good.
+    let err = fails_in(
+        &["addr", "synth", "--stdin", "--allow-non-global"],
+        b"192.0.2.1\n192.0.2.2\n192.0.2.300\n192.0.2.4\n",
+        "stdin line 3",
+    );
+    assert!(
+        err.contains("\"192.0.2.300\" is not an IPv4 address"),
+        "{err}"
+    );
+    let err = fails_in(
+        &["addr", "synth", "--stdin", "--json"],
+        b"131.111.150.25\n10.1.2.3\n",
+        "stdin line 2: 10.1.2.3 is in 10.0.0.0/8",
+    );
+    assert!(err.contains("RFC 6052 §3.1"), "{err}");
+    // The message names the canonical form, so the input is quoted as given.
+    fails_in(
+        &["addr", "extract", "--stdin"],
+        b"64:ff9b::c000:221\n2001:DB8::1\n",
+        "stdin line 2: \"2001:DB8::1\": 2001:db8::1 is not inside the NAT64 prefix",
+    );
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        b"::1\r\nnonsense\r\n",
+        "stdin line 2: \"nonsense\" is not an IP address",
+    );
+    fails_in(
+        &["addr", "reverse-zones", "--stdin"],
+        b"192.0.2.1/24\n",
+        "stdin line 1: \"192.0.2.1/24\" has bits set",
+    );
+    fails_in(
+        &["addr", "fmt", "--style", "nginx", "--stdin"],
+        b"::1\n::2\nfe80::1%eth0\n",
+        "stdin line 3: zone ID in \"fe80::1%eth0\"",
+    );
+    fails_in(
+        &["addr", "discover", "--stdin"],
+        b"64:ff9b::c000:aa\nnot-an-address\n",
+        "stdin line 2: \"not-an-address\" is not an IPv6 address",
+    );
+    // An error that is about the set of answers, not one line.
+    fails_in(
+        &["addr", "discover", "--stdin"],
+        b"2001:db8::1\n",
+        "ipv4only.arpa",
+    );
+    // A bad option is still reported as such.
+    fails_in(
+        &["addr", "synth", "--stdin", "--prefix", "2001:db8::/44"],
+        b"192.0.2.1\n",
+        "prefix length 44",
+    );
+}
+
+#[test]
+fn stdin_refuses_empty_long_binary_and_missing_input() {
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        b"192.0.2.1\n\n192.0.2.2\n",
+        "stdin line 2 is empty",
+    );
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        b"192.0.2.1\n   \n",
+        "stdin line 2 is empty",
+    );
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        b"",
+        "no input on standard input",
+    );
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        b"::1\n\xff\n",
+        "stdin line 2 is not UTF-8",
+    );
+    let mut long = b"::1\n".to_vec();
+    long.extend(vec![b'1'; 5000]);
+    long.push(b'\n');
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        &long,
+        "stdin line 2 is longer than 4096 bytes",
+    );
+    // A line that never ends is refused without reading it all.
+    let endless = vec![b'a'; 8 << 20];
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        &endless,
+        "stdin line 1 is longer than 4096 bytes",
+    );
+}
+
+#[test]
+fn stdin_caps_the_input_count_and_size() {
+    let over = b"192.0.2.1\n".repeat(1_000_001);
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        &over,
+        "standard input has more than 1000000 lines",
+    );
+    let line = [vec![b'a'; 4000], b"\n".to_vec()].concat();
+    fails_in(
+        &["addr", "ptr", "--stdin"],
+        &line.repeat(17_000),
+        "standard input is longer than 64 MiB",
+    );
+}
+
+#[test]
+fn stdin_takes_a_large_batch_in_order() {
+    let inputs: Vec<String> = (0..100_000u32)
+        .map(|i| format!("{}.{}.{}.{}", 1 + i % 200, (i >> 8) % 256, i % 256, 7))
+        .collect();
+    let out = ok_in(
+        &["addr", "synth", "--stdin", "--prefix", "2001:db8:64::/96"],
+        &(inputs.join("\n") + "\n"),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), inputs.len());
+    for (i, (v4, v6)) in inputs.iter().zip(&lines).enumerate().step_by(997) {
+        let back = ok(&["addr", "extract", "--prefix", "2001:db8:64::/96", v6]);
+        assert_eq!(back.trim_end(), v4, "line {}", i + 1);
+    }
+}
+
+#[test]
+fn stdin_and_arguments_together_are_a_usage_error() {
+    let out = sixgate_in(&["addr", "synth", "--stdin", "192.0.2.1"], b"192.0.2.2\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--stdin"));
 }
