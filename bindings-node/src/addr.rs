@@ -73,7 +73,7 @@ pub struct FormatOptions {
 
 /// The IPv4 special-purpose range an address falls in that is not
 /// globally reachable (RFC 6890 registry).
-#[napi(object, object_from_js = false)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct NonGlobalRange {
     /// The range, e.g. `'10.0.0.0/8'`.
     pub network: String,

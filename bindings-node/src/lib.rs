@@ -11,4 +11,8 @@
 
 pub mod addr;
 pub mod conv;
+pub mod dns64;
+pub mod identity;
+pub mod wire;
+
 mod errors;
