@@ -59,7 +59,7 @@ test-python:
 ## with its generated index.js and index.d.ts, `node --test` runs the tests
 ## (the shared vectors among them), `tsc --noEmit` type-checks code that uses
 ## index.d.ts, and the examples under examples/node/ run.
-test-node:
+test-node: build
 	./bindings-node/run-tests.sh
 
 ## Perl panels (examples/perl/): Sixgate.pm over `sixgate addr|plan --json`,

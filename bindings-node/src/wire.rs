@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use napi::bindgen_prelude::{Buffer, Either3};
+use napi::bindgen_prelude::{Buffer, Either};
 use napi::{Env, Result};
 use napi_derive::napi;
 use sixgate::http::{self, HeadStatus, TargetForm};
@@ -75,10 +75,10 @@ pub struct ClientHello {
 pub fn read_client_hello(
     env: Env,
     #[napi(ts_arg_type = "Uint8Array")] data: Bytes,
-) -> Result<Option<Either3<ClientHello, NeedMore, ()>>> {
+) -> Result<Option<Either<ClientHello, NeedMore>>> {
     let status = tls::read_client_hello(&data.0).map_err(|e| errors::tls(&env, &e))?;
     let h = match status {
-        Status::NeedMore(n) => return Ok(Some(Either3::B(need_more(n)))),
+        Status::NeedMore(n) => return Ok(Some(Either::B(need_more(n)))),
         Status::Complete(h) => h,
         Status::NotTls => return Ok(None),
     };
@@ -88,7 +88,7 @@ pub fn read_client_hello(
         ServerName::Invalid(e) => ("invalid", None, Some(e.to_string())),
         _ => ("absent", None, None),
     };
-    Ok(Some(Either3::A(ClientHello {
+    Ok(Some(Either::A(ClientHello {
         server_name: h.server_name().host_name().map(|n| n.as_str().to_owned()),
         server_name_kind: kind.to_owned(),
         server_name_ip: ip,
@@ -180,14 +180,14 @@ pub fn read_request_head(
     env: Env,
     #[napi(ts_arg_type = "Uint8Array")] data: Bytes,
     #[napi(ts_arg_type = "RequestHeadOptions")] options: Option<Opts<RequestHeadOptions>>,
-) -> Result<napi::Either<RequestHead, NeedMore>> {
+) -> Result<Either<RequestHead, NeedMore>> {
     let max_head = options
         .and_then(|o| o.0.max_head)
         .map_or(http::DEFAULT_MAX_HEAD, |c| {
             usize::try_from(c.0).unwrap_or(usize::MAX)
         });
     match http::read_request_head(&data.0, max_head).map_err(|e| errors::http(&env, &e))? {
-        HeadStatus::Complete(h) => Ok(napi::Either::A(RequestHead {
+        HeadStatus::Complete(h) => Ok(Either::A(RequestHead {
             method: h.method().to_owned(),
             target: h.target().to_owned(),
             form: match h.form() {
@@ -202,7 +202,7 @@ pub fn read_request_head(
             length: count(h.len()),
         })),
         // The reader cannot tell how much more; any byte may end the head.
-        _ => Ok(napi::Either::B(need_more(1))),
+        _ => Ok(Either::B(need_more(1))),
     }
 }
 
@@ -257,10 +257,10 @@ pub struct ProxyHeaderInit {
     #[napi(ts_type = "'proxy' | 'local' | 'unknown'")]
     pub command: Option<Str>,
     /// The client's address (`proxy` only).
-    #[napi(ts_type = "SocketAddressInit")]
+    #[napi(ts_type = "SocketAddressInit | null")]
     pub source: Option<Opts<SocketAddressInit>>,
     /// The address the client connected to (`proxy` only).
-    #[napi(ts_type = "SocketAddressInit")]
+    #[napi(ts_type = "SocketAddressInit | null")]
     pub destination: Option<Opts<SocketAddressInit>>,
 }
 
@@ -401,15 +401,15 @@ pub struct ProxyDecoded {
 pub fn decode_proxy_header(
     env: Env,
     #[napi(ts_arg_type = "Uint8Array")] data: Bytes,
-) -> Result<Option<Either3<ProxyDecoded, NeedMore, ()>>> {
+) -> Result<Option<Either<ProxyDecoded, NeedMore>>> {
     match proxy_protocol::decode(&data.0).map_err(|e| errors::proxy_protocol(&env, &e))? {
-        Decoded::NeedMore(n) => Ok(Some(Either3::B(need_more(n)))),
+        Decoded::NeedMore(n) => Ok(Some(Either::B(need_more(n)))),
         Decoded::Complete {
             header,
             version,
             len,
             tlvs,
-        } => Ok(Some(Either3::A(ProxyDecoded {
+        } => Ok(Some(Either::A(ProxyDecoded {
             header: header_out(&header),
             version: match version {
                 proxy_protocol::Version::V1 => 1,
