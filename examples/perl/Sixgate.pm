@@ -11,6 +11,7 @@ use warnings;
 use Carp qw(croak);
 use Exporter ();
 use File::Spec ();
+use IO::Handle ();
 use IO::Select ();
 use IPC::Open3 qw(open3);
 use JSON::PP ();
@@ -344,7 +345,11 @@ sub _run {
         my ($r, $w) = IO::Select->select($reads, $writes, undef);
         unless (defined $r) {
             next if $!{EINTR};
-            croak "sixgate: waiting for $bin: $!";
+            my $why = "$!";
+            kill 'TERM', $pid;
+            waitpid($pid, 0);
+            $EXIT = -1;
+            croak "sixgate: waiting for $bin: $why";
         }
         for my $fh (@$w) {
             my $n = syswrite($fh, $input, 1 << 16, $off);

@@ -147,7 +147,7 @@ subtest 'release with hold-down, then reuse' => sub {
 
 subtest 'errors' => sub {
     ok(!eval { $plan->alloc('nope'); 1 }, 'an unknown pool');
-    like($@, qr/^sixgate: error: .*"nope"/, 'is named');
+    like($@, qr/^sixgate: error: .*"nope".* at \Q$0\E line \d+\.$/, 'is named, croaked at the caller');
     is($Sixgate::EXIT, 2, 'exit 2');
     ok(!eval { $plan->release('2001:db8:ffff::/64'); 1 }, 'releasing what is not allocated');
     like($@, qr/2001:db8:ffff::\/64/, 'names the prefix');

@@ -191,4 +191,17 @@ subtest 'text: every config style' => sub {
     }
 };
 
+subtest 'no section of the vectors file is left out' => sub {
+    my %tested = (
+        rfc6052 => [qw(embed bad_prefixes extract_errors non_global global discover)],
+        text    => [qw(canonical bad_addresses host_port url_host ptr reverse_zones bad_prefixes
+                       munin_allow munin_cidr normalize fmt)],
+    );
+    is_deeply([ sort grep { !/^_/ } keys %$v ], [ sort keys %tested ], 'the top-level sections');
+    for my $top (sort keys %tested) {
+        is_deeply([ sort keys %{ $v->{$top} } ], [ sort @{ $tested{$top} } ],
+                  "every $top section is tested above");
+    }
+};
+
 done_testing;
