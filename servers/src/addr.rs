@@ -169,8 +169,8 @@ pub(crate) struct Common {
     json: bool,
     /// Read the inputs from standard input, one per line, instead of the
     /// command line. Surrounding whitespace and a trailing CR are ignored;
-    /// an empty line is an error (so output line N always belongs to input
-    /// line N). At most 1,000,000 lines of at most 4096 bytes, 64 MiB in all.
+    /// an empty line is an error (so results stay in step with the input
+    /// lines). At most 1,000,000 lines of at most 4096 bytes, 64 MiB in all.
     #[arg(long)]
     stdin: bool,
 }
