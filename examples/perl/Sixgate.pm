@@ -10,7 +10,6 @@ use warnings;
 
 use Carp qw(croak);
 use Exporter ();
-use File::Spec ();
 use IO::Handle ();
 use IO::Select ();
 use IPC::Open3 qw(open3);
@@ -33,7 +32,6 @@ our @CARP_NOT = ('Sixgate::Plan');
 our $EXIT = 0;
 
 my $IMPORT_BIN;    # from `use Sixgate -bin => PATH`
-my $DEFAULT;       # the object behind the plain functions
 my $JSON = JSON::PP->new->utf8;
 
 sub import {
@@ -44,7 +42,6 @@ sub import {
         if (defined $arg && $arg eq '-bin') {
             croak 'Sixgate: -bin needs a path' unless @args && defined $args[0];
             $IMPORT_BIN = shift @args;
-            undef $DEFAULT;
         } else {
             push @names, $arg;
         }
@@ -179,7 +176,9 @@ sub _self {
     return (_default(), @_);
 }
 
-sub _default { return $DEFAULT //= Sixgate->new }
+# The object behind the plain functions: made afresh for each call, so a
+# change to $ENV{SIXGATE} takes effect at once.
+sub _default { return Sixgate->new }
 
 sub _ret { return wantarray ? @{ $_[0] } : $_[0] }
 
