@@ -49,6 +49,9 @@ subtest 'the binary: constructor, then import option, then $SIXGATE, then PATH' 
         unlink "$dir/mark";
         is(Sixgate->new(bin => $bin)->ptr('::1'), $want, 'the constructor beats $SIXGATE');
         ok(!-e "$dir/mark", 'not the wrapper');
+        is(ptr('::1'), $want, 'a plain function');
+        ok(-e "$dir/mark", 'follows $SIXGATE as it is at the call');
+        unlink "$dir/mark";
     }
     {
         local $ENV{SIXGATE};
