@@ -275,7 +275,7 @@ impl FromJs for Seconds {
             return Err(wrong_type::<Self>(env, &value));
         }
         let n = f64::from_unknown(value)?;
-        if !n.is_finite() || n < 0.0 || n >= 18_446_744_073_709_551_616.0 {
+        if !(0.0..18_446_744_073_709_551_616.0).contains(&n) {
             return Err(errors::range_error(
                 env,
                 &format!("{n} is not a time in Unix seconds (a finite number, 0 or more)"),

@@ -48,7 +48,7 @@ pub(crate) fn sixgate_error(
     rcode: Option<u16>,
 ) -> Error {
     let thrown = (|| -> napi::Result<()> {
-        let error = JsError::from(Error::new(code.to_owned(), message)).into_unknown(*env);
+        let error = JsError::from(Error::new(code, message)).into_unknown(*env);
         let mut object = Object::from_unknown(error)?;
         object.set_named_property("kind", kind)?;
         if let Some(rcode) = rcode {
