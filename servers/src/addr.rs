@@ -10,7 +10,8 @@
 //! of the command line (for panels that send thousands at once). The reader
 //! is bounded: a line of at most [`MAX_LINE`] bytes, at most
 //! [`MAX_INPUTS`] lines and [`MAX_STDIN_BYTES`] bytes in all; an error on
-//! such an input names its line number as well as its value.
+//! such an input names its line number as well as its value. The output a
+//! run builds before printing is bounded too ([`MAX_OUTPUT`]).
 
 use std::fmt::Display;
 use std::io::{self, BufRead, Read};
@@ -27,6 +28,9 @@ pub(crate) const MAX_LINE: usize = 4096;
 pub(crate) const MAX_INPUTS: usize = 1_000_000;
 /// The most bytes `--stdin` reads in one run (64 MiB).
 pub(crate) const MAX_STDIN_BYTES: usize = 64 << 20;
+/// The most output one run builds (256 MiB): `reverse-zones` can print up
+/// to 128 zones per input, so the input bounds alone do not bound it.
+pub(crate) const MAX_OUTPUT: usize = 256 << 20;
 
 /// The subcommands of `sixgate addr`.
 #[derive(Debug, Subcommand)]
@@ -227,8 +231,12 @@ impl Output {
     }
 
     /// Adds one row: its plain lines, or its JSON object (made only when
-    /// JSON was asked for).
-    fn push<L: AsRef<str>>(&mut self, lines: &[L], json: impl FnOnce() -> Value) {
+    /// JSON was asked for). Refuses to grow past [`MAX_OUTPUT`].
+    fn push<L: AsRef<str>>(
+        &mut self,
+        lines: &[L],
+        json: impl FnOnce() -> Value,
+    ) -> Result<(), String> {
         if self.json {
             if self.rows > 0 {
                 self.text.push(',');
@@ -241,6 +249,13 @@ impl Output {
             }
         }
         self.rows += 1;
+        if self.text.len() > MAX_OUTPUT {
+            return Err(format!(
+                "the output would be longer than {} MiB (split the input into several runs)",
+                MAX_OUTPUT >> 20
+            ));
+        }
+        Ok(())
     }
 
     fn finish(mut self) -> Self {
@@ -314,7 +329,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
                 let v6 = prefix.synthesize(v4, policy).map_err(|e| a.err(e))?;
                 out.push(&[v6.to_string()], || {
                     json!({"ipv4": v4.to_string(), "ipv6": v6.to_string(), "prefix": prefix.to_string()})
-                });
+                })?;
             }
         }
         AddrCommand::Extract {
@@ -328,7 +343,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
                 let v4 = prefix.extract(v6).map_err(|e| a.err(e))?;
                 out.push(&[v4.to_string()], || {
                     json!({"ipv6": v6.to_string(), "ipv4": v4.to_string(), "prefix": prefix.to_string()})
-                });
+                })?;
             }
         }
         AddrCommand::Normalize {
@@ -353,7 +368,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
                 let canon = text::canonical(norm);
                 out.push(&[&canon], || {
                     json!({"input": a.text, "address": canon, "family": family(norm), "folded": folded})
-                });
+                })?;
             }
         }
         AddrCommand::Canonical { addrs, common } => {
@@ -363,7 +378,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
                 out.push(
                     &[&canon],
                     || json!({"input": a.text, "address": canon, "family": family(addr)}),
-                );
+                )?;
             }
         }
         AddrCommand::Ptr { addrs, common } => {
@@ -373,7 +388,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
                 out.push(
                     &[&name],
                     || json!({"address": text::canonical(addr), "ptr": name}),
-                );
+                )?;
             }
         }
         AddrCommand::ReverseZones { prefixes, common } => {
@@ -383,7 +398,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
                 out.push(
                     &zones,
                     || json!({"prefix": net.to_string(), "zones": zones}),
-                );
+                )?;
             }
         }
         AddrCommand::Fmt {
@@ -398,7 +413,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
                 out.push(
                     &[&line],
                     || json!({"input": a.text, "style": style.name(), "port": port, "text": line}),
-                );
+                )?;
             }
         }
         AddrCommand::Discover { addrs, common } => {
@@ -409,7 +424,7 @@ fn run_with(cmd: AddrCommand, stdin: Vec<Input>) -> Result<Output, String> {
             for p in rfc6052::discover(&answers).map_err(|e| e.to_string())? {
                 out.push(&[p.to_string()], || {
                     json!({"prefix": p.to_string(), "prefix_len": p.prefix_len(), "well_known": p.is_well_known()})
-                });
+                })?;
             }
         }
     }
@@ -589,6 +604,26 @@ mod tests {
         assert!(read_lines(&big[..])
             .unwrap_err()
             .contains("longer than 64 MiB"));
+    }
+
+    #[test]
+    fn output_size_is_capped() {
+        let mib = "x".repeat((1 << 20) - 1);
+        for json in [false, true] {
+            let mut out = Output::new(json);
+            let mut rows = 0;
+            let err = loop {
+                match out.push(&[&mib], || json!(mib)) {
+                    Ok(()) => rows += 1,
+                    Err(e) => break e,
+                }
+            };
+            assert!(err.contains("longer than 256 MiB"), "{err}");
+            // 256 rows of 1 MiB fit as plain lines; as JSON, quotes and
+            // commas leave room for 255.
+            let want = if json { 255 } else { 256 };
+            assert_eq!(rows, want, "json: {json}");
+        }
     }
 
     #[test]
