@@ -825,9 +825,9 @@ zone-file text.
 
 =head1 SPEED
 
-A sixgate process costs a spawn (about a millisecond), so call the C<*_list>
-forms for more than a few values: in batch mode the cost per address is a
-few microseconds. F<examples/perl/bench.pl> measures it; the README next to
+Each call starts a sixgate process, which costs 2-4 ms on a small server,
+so call the C<*_list> forms for more than a few values: in batches of
+10,000 or more the cost is under a microsecond per address. F<examples/perl/bench.pl> measures it; the README next to
 this module has the figures.
 
 =head1 SEE ALSO
