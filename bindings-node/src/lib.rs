@@ -12,3 +12,4 @@
 pub mod addr;
 pub mod conv;
 mod errors;
+pub mod plan;
