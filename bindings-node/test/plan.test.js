@@ -512,6 +512,13 @@ test('JSON round trip, byte for byte; save and load', (t) => {
     (e) => e.code === 'ENOENT' && e.message.includes('no-such-dir')
   )
   assert.throws(() => Plan.load(dir), (e) => e.code === 'EISDIR' && e.path === dir)
+  for (const notAFile of ['', '/', `${dir}/..`]) {
+    assert.throws(
+      () => plan.save(notAFile),
+      (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE',
+      notAFile
+    )
+  }
   assert.deepEqual(fs.readdirSync(dir), ['plan.json'])
 
   throwsPlan(() => Plan.fromJson('{"version": 2, "pools": []}'), 'version')
@@ -676,6 +683,13 @@ test('Plan.edit saves nothing when fn throws, and throws what fn threw', (t) => 
   assert.deepEqual(Plan.edit(file, (plan) => plan.pools().length), 1)
   assert.equal(Plan.edit(file, (plan) => plan.alloc('2001:db8::/48', { now: T0 })), '2001:db8:0:1::/64')
   assert.equal(Plan.load(file).allocations().length, 2)
+  // An edit of the same file inside fn waits for its own lock and gives up;
+  // the outer edit goes on and saves.
+  assert.equal(Plan.edit(file, (plan) => {
+    assert.throws(() => Plan.edit(file, () => {}, { wait: 50 }), (e) => e.code === 'ERR_SIXGATE_LOCKED')
+    return plan.alloc('2001:db8::/48', { now: T0 })
+  }), '2001:db8:0:2::/64')
+  assert.equal(Plan.load(file).allocations().length, 3)
   // A missing file: ENOENT naming it, and the lock is released.
   const missing = path.join(path.dirname(file), 'missing.json')
   assert.throws(() => Plan.edit(missing, () => {}), (e) => e.code === 'ENOENT' && e.path === missing)
