@@ -640,7 +640,10 @@ test('Plan.edit shares the writer lock of sixgate plan', async (t) => {
   Plan.edit(file, (plan) => {
     cliDone = runAsync(cli(), ['plan', '--file', file, '--json', '--wait', '10s', 'alloc',
       '-p', '2001:db8::/48', '--customer', 'cli'])
-    sleepSync(300) // the CLI is started and waiting for the lock
+    sleepSync(300)
+    // Still running (not a zombie) 300 ms on: it is waiting for the lock.
+    const state = fs.readFileSync(`/proc/${cliDone.pid}/stat`, 'utf8').split(') ')[1][0]
+    assert.notEqual(state, 'Z')
     plan.alloc('2001:db8::/48', { customer: 'node', now: T0 })
   })
   const { code, stdout, stderr } = await cliDone
@@ -727,10 +730,11 @@ test('Plan.edit waits for another writer, then gives up with ERR_SIXGATE_LOCKED'
   )
 })
 
-/** Runs a command; resolves to its exit code and output. */
+/** Runs a command; resolves to its exit code and output (`.pid` is its
+ * process id). */
 function runAsync (cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const done = new Promise((resolve, reject) => {
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => { stdout += d })
@@ -738,4 +742,6 @@ function runAsync (cmd, args) {
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
+  done.pid = child.pid
+  return done
 }
