@@ -16,3 +16,4 @@ pub mod identity;
 pub mod wire;
 
 mod errors;
+pub mod plan;
