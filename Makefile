@@ -62,8 +62,9 @@ test-python:
 test-node: build
 	./bindings-node/run-tests.sh
 
-## Perl panels (examples/perl/): Sixgate.pm over `sixgate addr|plan --json`,
-## tested with prove (the shared vectors among them) against target/debug/sixgate.
+## Perl panels (examples/perl/): Sixgate.pm over the sixgate binary (addr
+## lists in one process with --stdin, plans with --json), tested with prove
+## (the shared vectors among them) against target/debug/sixgate.
 test-perl: build
 	./examples/perl/run-tests.sh
 

@@ -58,7 +58,7 @@ macro_rules! from_js {
 from_js!(Str, Addr, V4, V6, Scoped, Net, NetOrAddr, PrefixArg, Port, Bytes, Seconds, Flag, Count);
 
 /// The JavaScript type name of `value`, for messages.
-fn type_of(value: &Unknown<'_>) -> String {
+pub(crate) fn type_of(value: &Unknown<'_>) -> String {
     match value.get_type() {
         Ok(ValueType::Object) if value.is_array().unwrap_or(false) => "array".to_owned(),
         Ok(t) => t.to_string().to_lowercase(),

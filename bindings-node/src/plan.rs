@@ -415,7 +415,7 @@ impl Plan {
         if callback.get_type()? != ValueType::Function {
             return Err(errors::type_error(
                 env,
-                &format!("expected a function, got {}", type_name(&callback)),
+                &format!("expected a function, got {}", conv::type_of(&callback)),
             ));
         }
         let wait = options.and_then(|o| o.0.wait).map_or(10_000, |w| w.0);
@@ -467,7 +467,7 @@ impl Plan {
         if other.get_type()? != ValueType::Object || !Plan::instance_of(&env, &other)? {
             return Err(errors::type_error(
                 &env,
-                &format!("expected a Plan, got {}", type_name(&other)),
+                &format!("expected a Plan, got {}", conv::type_of(&other)),
             ));
         }
         let other = napi::bindgen_prelude::ClassInstance::<Plan>::from_unknown(other)?;
@@ -900,7 +900,7 @@ fn required_options<T: FromNapiValue>(env: &Env, value: Unknown<'_>, fields: &[&
     if value.get_type()? != ValueType::Object || value.is_array()? {
         return Err(errors::type_error(
             env,
-            &format!("expected an options object, got {}", type_name(&value)),
+            &format!("expected an options object, got {}", conv::type_of(&value)),
         ));
     }
     let object = Object::from_unknown(value)?;
@@ -943,15 +943,6 @@ fn pool_spec(env: &Env, options: Unknown<'_>) -> Result<PoolSpec> {
         spec.reserve_special = r.0;
     }
     Ok(spec)
-}
-
-/// The JavaScript type of `value`, for messages.
-fn type_name(value: &Unknown<'_>) -> String {
-    match value.get_type() {
-        Ok(ValueType::Object) if value.is_array().unwrap_or(false) => "array".to_owned(),
-        Ok(t) => t.to_string().to_lowercase(),
-        Err(_) => "unknown".to_owned(),
-    }
 }
 
 /// Throws a `TypeError` with `code` (a Node code other than

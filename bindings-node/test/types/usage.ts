@@ -57,6 +57,19 @@ const action: 'upstream' | 'respond' | 'forward' | 'wait' | 'done' = step.action
 const answer: Buffer | null = sg.resolve(Buffer.alloc(12), (m: Buffer) => m, config)
 const err: Buffer | null = sg.errorReply(Buffer.alloc(12), 2)
 
+const plan = sg.Plan.load('plan.json')
+const pool: sg.Pool = plan.addPool('2001:db8::/32', { childLen: 48, strategy: 'sparse', name: 'provider' })
+const free: bigint = pool.usage.free
+const site: string = plan.alloc('provider', { now: Date.now() / 1000, customer: '42', tags: ['web'] })
+const steps: sg.Step[] = plan.lookup('::ffff:192.0.2.1', { nat64Prefixes: ['64:ff9b::/96'] })
+const status: 'allocated' | 'reserved' | 'held' | 'free' | undefined = steps[0]?.status
+const records: sg.DnsRecord[] = plan.ptrRecords({ within: '2001:db8::/32' })
+const edited: string = sg.Plan.edit('plan.json', (p) => p.alloc(site, { now: 0 }), { wait: 500 })
+
+// @ts-expect-error `now` is required: a plan outlives processes, the caller says when
+plan.alloc('provider', { customer: '42' })
+// @ts-expect-error an unknown strategy
+plan.addPool('2001:db8::/32', { childLen: 48, strategy: 'best-fit' })
 // @ts-expect-error addresses are strings, not numbers
 sg.synthesize(3232235521)
 // @ts-expect-error options are objects
@@ -70,4 +83,4 @@ sg.encodeProxyHeader({ command: 'local' }, { version: 3 })
 // @ts-expect-error prefixLen is read-only
 prefix.prefixLen = 64
 
-void [len, wk, v4, found, rangeName, norm, line, styles, net, size, action, answer, err]
+void [free, status, records, edited, len, wk, v4, found, rangeName, norm, line, styles, net, size, action, answer, err]
