@@ -6,9 +6,10 @@
 //!
 //! Each argument type here implements napi-rs's `FromNapiValue` so that a
 //! wrong JavaScript type becomes a `TypeError` and an out-of-range number a
-//! `RangeError` (napi-rs's own conversions throw a plain `Error`). The one
-//! unsafe line in this crate is in [`from_js!`]: it wraps the raw value
-//! napi-rs hands a conversion in the safe `Unknown` type.
+//! `RangeError` (napi-rs's own conversions throw a plain `Error`). This
+//! module holds the crate's only unsafe code: the `FromNapiValue` impls
+//! ([`from_js!`], [`List`], [`Opts`]) wrap the raw value napi-rs hands a
+//! conversion in the safe `Unknown` type, and nothing else.
 #![allow(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

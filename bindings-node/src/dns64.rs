@@ -399,13 +399,22 @@ fn reply(query: &[u8], rcode: ResponseCode) -> Option<Buffer> {
 }
 
 /// The error answer to a query (its ID, flags and question, the given
-/// RCODE), or `null` when the query is too short to answer (under 12
-/// bytes of header).
+/// RCODE: 0 to 4095, extended RCODEs through EDNS), or `null` when the
+/// query is too short to answer (under 12 bytes of header).
 #[napi]
 pub fn error_reply(
+    env: Env,
     #[napi(ts_arg_type = "Uint8Array")] query: Bytes,
     #[napi(ts_arg_type = "number")] rcode: Count,
-) -> Option<Buffer> {
-    let rcode = u16::try_from(rcode.0).unwrap_or(u16::MAX);
-    reply(&query.0, <ResponseCode as From<u16>>::from(rcode))
+) -> Result<Option<Buffer>> {
+    let rcode = match u16::try_from(rcode.0) {
+        Ok(r) if r <= 0x0fff => r,
+        _ => {
+            return Err(errors::range_error(
+                &env,
+                &format!("RCODE {} is not one of 0 to 4095", rcode.0),
+            ))
+        }
+    };
+    Ok(reply(&query.0, <ResponseCode as From<u16>>::from(rcode)))
 }

@@ -43,6 +43,7 @@ test('wrong types are TypeErrors, out-of-range numbers RangeErrors', () => {
   R(() => sg.formatAddress('nginx', '::1', { port: 1e6 }))
   R(() => sg.encodeProxyHeader({ command: 'local' }, { version: 3 }))
   R(() => sg.readRequestHead(Buffer.from('GET'), { maxHead: -5 }))
+  R(() => sg.errorReply(Buffer.alloc(12), 4096))
 })
 
 test('bad values are Errors with a stable code, the core kind and the value quoted', () => {
