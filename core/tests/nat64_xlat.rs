@@ -590,6 +590,22 @@ fn other_protocols_keep_their_bytes() {
     assert_eq!(nat.asked, vec![(Role::Packet, false, 0)]);
 }
 
+#[test]
+fn icmp_of_the_wrong_family_is_dropped() {
+    let echo4 = icmp4(8, 0, [0, 1, 0, 1], b"v4 echo in v6");
+    let pkt = ipv6(a6(H6), s6(), ICMP, 64, 0, &echo4);
+    assert_eq!(
+        run64(&mut xlat(), &mut Nat::default(), &pkt).0,
+        Outcome::Drop(Reason::ForeignIcmp)
+    );
+    let echo6 = icmp6(s6(), a6(H6), 128, 0, [0, 1, 0, 1], b"v6 echo in v4");
+    let pkt = V4::new(S4, T4, ICMPV6).build(&[], &echo6);
+    assert_eq!(
+        run46(&mut xlat(), &mut Nat::default(), &pkt).0,
+        Outcome::Drop(Reason::ForeignIcmp)
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Hop limit, DF, identification, fragments.
 

@@ -77,6 +77,9 @@
 //! - **IPv4 DF=0 packets larger than the IPv4 MTU** (6 → 4, only IPv6
 //!   fragments or packets of at most 1260 bytes) are forwarded as they
 //!   are: IPv4 routers, the host's own stack first, fragment them.
+//! - **ICMP of the wrong family** (protocol 58 in IPv4, next header 1 in
+//!   IPv6) is dropped ([`Reason::ForeignIcmp`]) rather than copied as
+//!   §4.1 and §5.1 copy other protocols: it would arrive as unchecked ICMP.
 //! - **IPv6 UDP with a zero checksum** (RFC 6935 tunnels) keeps it: zero
 //!   means "no checksum" in IPv4 too.
 //! - **The Identification** of an unfragmented IPv4 packet comes from a
@@ -355,17 +358,28 @@ pub enum Proto {
     /// An ICMP query (echo) of the packet's own family: ICMPv4 (1) or
     /// ICMPv6 (58); its identifier plays the role of both ports.
     Icmp,
-    /// Any other protocol number (never 1, 6, 17 or 58): translated with
-    /// its addresses only (RFC 7915 §4.5, §5.5).
+    /// Any other protocol number (never 6 or 17, nor the family's own
+    /// ICMP): translated with its addresses only (RFC 7915 §4.5, §5.5).
     Other(u8),
 }
 
 impl Proto {
-    fn from_number(p: u8) -> Self {
+    /// The protocol of an IPv4 packet: ICMPv6 (58) there is [`Other`](Self::Other).
+    fn from_v4(p: u8) -> Self {
         match p {
             wire::proto::TCP => Self::Tcp,
             wire::proto::UDP => Self::Udp,
-            wire::proto::ICMP | wire::proto::ICMPV6 => Self::Icmp,
+            wire::proto::ICMP => Self::Icmp,
+            other => Self::Other(other),
+        }
+    }
+
+    /// The protocol of an IPv6 packet: ICMPv4 (1) there is [`Other`](Self::Other).
+    fn from_v6(p: u8) -> Self {
+        match p {
+            wire::proto::TCP => Self::Tcp,
+            wire::proto::UDP => Self::Udp,
+            wire::proto::ICMPV6 => Self::Icmp,
             other => Self::Other(other),
         }
     }
@@ -651,6 +665,10 @@ pub enum Reason {
     /// The packet quoted in an ICMP error is not one the translator can
     /// read or map.
     IcmpQuoted,
+    /// The other family's ICMP inside a packet (ICMPv6 in IPv4, ICMPv4 in
+    /// IPv6): translated, it would reach the other side as ICMP that was
+    /// never checked, so it is dropped.
+    ForeignIcmp,
     /// An ICMP error about an ICMP error (RFC 7915 §4.3, §5.3 stop at the
     /// first embedded header).
     IcmpErrorInError,
@@ -691,6 +709,7 @@ impl Reason {
             Self::IcmpUntranslatable => "icmp_untranslatable",
             Self::IcmpPointer => "icmp_pointer",
             Self::IcmpQuoted => "icmp_quoted",
+            Self::ForeignIcmp => "foreign_icmp",
             Self::IcmpErrorInError => "icmp_error_in_error",
             Self::SingleHop => "single_hop",
             Self::UdpZeroChecksum => "udp_zero_checksum",

@@ -82,12 +82,13 @@ pub(super) fn translate<M: Mapping + ?Sized>(
         }
         // RFC 7915 §4.2: IGMP is single-hop.
         proto::IGMP => return Err(Reason::SingleHop),
+        proto::ICMPV6 => return Err(Reason::ForeignIcmp),
         _ => {}
     }
 
     // The transport header, and the flow it names.
     let l4 = ip.payload;
-    let p = Proto::from_number(ip.protocol());
+    let p = Proto::from_v4(ip.protocol());
     let head_len = if first { head_len(p) } else { 0 };
     let src_head = l4.get(..head_len).ok_or(Reason::Truncated)?;
     let (src_port, dst_port) = ports(p, src_head);
@@ -369,7 +370,10 @@ fn error<M: Mapping + ?Sized>(
     // The quoted packet, read like any IPv4 packet but cut short.
     let inner = Ipv4Packet::parse(original, Strictness::Quoted).map_err(|_| Reason::IcmpQuoted)?;
     let inner_first = inner.frag_offset() == 0;
-    let p = Proto::from_number(inner.protocol());
+    let p = Proto::from_v4(inner.protocol());
+    if inner.protocol() == proto::ICMPV6 {
+        return Err(Reason::ForeignIcmp);
+    }
     if p == Proto::Icmp && inner_first {
         match inner.payload.first() {
             Some(&t) if v4::is_error(t) => return Err(Reason::IcmpErrorInError),

@@ -66,6 +66,9 @@ pub(super) fn translate<M: Mapping + ?Sized>(
         };
         return reply(x, Reason::SegmentsLeft, h, out);
     }
+    if ip.protocol == proto::ICMP {
+        return Err(Reason::ForeignIcmp);
+    }
     if ip.protocol == proto::ICMPV6 {
         if ip.fragment.is_some_and(|f| f.offset != 0 || f.more) {
             return Err(Reason::IcmpFragment);
@@ -83,7 +86,7 @@ pub(super) fn translate<M: Mapping + ?Sized>(
 
     // The transport header, and the flow it names.
     let l4 = ip.payload;
-    let p = Proto::from_number(ip.protocol);
+    let p = Proto::from_v6(ip.protocol);
     let head_len = if first { head_len(p) } else { 0 };
     let src_head = l4.get(..head_len).ok_or(Reason::Truncated)?;
     let (src_port, dst_port) = ports(p, src_head);
@@ -347,7 +350,10 @@ fn error<M: Mapping + ?Sized>(
     // The quoted packet, read like any IPv6 packet but cut short.
     let inner = Ipv6Packet::parse(original, Strictness::Quoted).map_err(|_| Reason::IcmpQuoted)?;
     let inner_first = !inner.is_later_fragment();
-    let p = Proto::from_number(inner.protocol);
+    let p = Proto::from_v6(inner.protocol);
+    if inner.protocol == proto::ICMP {
+        return Err(Reason::ForeignIcmp);
+    }
     if p == Proto::Icmp && inner_first {
         match inner.payload.first() {
             Some(&t) if v6::is_error(t) => return Err(Reason::IcmpErrorInError),
