@@ -606,6 +606,24 @@ fn icmp_of_the_wrong_family_is_dropped() {
     );
 }
 
+#[test]
+fn ipv4_protocols_naming_extension_headers_are_dropped() {
+    for p in [0u8, 43, 44, 60, 135] {
+        let pkt = V4::new(S4, T4, p).build(&[], &[17, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            run46(&mut xlat(), &mut Nat::default(), &pkt).0,
+            Outcome::Drop(Reason::ExtensionProtocol),
+            "protocol {p}"
+        );
+    }
+    // AH is copied, as RFC 7915 §4.1 says.
+    let pkt = V4::new(S4, T4, 51).build(&[], &[17, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(
+        translated6(&mut xlat(), &mut Nat::default(), &pkt).next(),
+        51
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Hop limit, DF, identification, fragments.
 

@@ -80,11 +80,19 @@
 //! - **ICMP of the wrong family** (protocol 58 in IPv4, next header 1 in
 //!   IPv6) is dropped ([`Reason::ForeignIcmp`]) rather than copied as
 //!   §4.1 and §5.1 copy other protocols: it would arrive as unchecked ICMP.
+//! - **IPv4 protocol numbers that name IPv6 extension headers** (0, 43,
+//!   44, 60, 135, 139, 140, 253, 254) are dropped
+//!   ([`Reason::ExtensionProtocol`]): IPv6 nodes would parse the payload
+//!   as that header (a Hop-by-Hop header crafted on the IPv4 side, say).
+//!   AH (51) is copied as the RFC says, and fails at the receiver.
 //! - **IPv6 UDP with a zero checksum** (RFC 6935 tunnels) keeps it: zero
 //!   means "no checksum" in IPv4 too.
 //! - **The Identification** of an unfragmented IPv4 packet comes from a
 //!   per-destination-bucket counter with a keyed offset (RFC 7739 §5.3),
 //!   seeded by the caller ([`Translator::new`]).
+//! - **The PTB / FN MTU adjustment** is always 20, the formula of §4.2
+//!   and §5.2, even when the packet in error had a Fragment Header (which
+//!   would allow 28): the smaller MTU is always safe.
 //! - **The quoted packet's Identification**, when the IPv6 original had no
 //!   Fragment Header, is 0: the original IPv4 value is not known.
 //! - **A translated Packet Too Big** is never below 1280 (RFC 7915 §6); one
@@ -669,6 +677,11 @@ pub enum Reason {
     /// IPv6): translated, it would reach the other side as ICMP that was
     /// never checked, so it is dropped.
     ForeignIcmp,
+    /// An IPv4 packet whose protocol number names an IPv6 extension header
+    /// (Hop-by-Hop, Routing, Fragment, Destination Options, Mobility, HIP,
+    /// Shim6, experimental): copied as §4.1 says, IPv6 nodes would read its
+    /// payload as that header, so it is dropped.
+    ExtensionProtocol,
     /// An ICMP error about an ICMP error (RFC 7915 §4.3, §5.3 stop at the
     /// first embedded header).
     IcmpErrorInError,
@@ -710,6 +723,7 @@ impl Reason {
             Self::IcmpPointer => "icmp_pointer",
             Self::IcmpQuoted => "icmp_quoted",
             Self::ForeignIcmp => "foreign_icmp",
+            Self::ExtensionProtocol => "extension_protocol",
             Self::IcmpErrorInError => "icmp_error_in_error",
             Self::SingleHop => "single_hop",
             Self::UdpZeroChecksum => "udp_zero_checksum",

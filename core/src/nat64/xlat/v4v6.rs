@@ -83,6 +83,9 @@ pub(super) fn translate<M: Mapping + ?Sized>(
         // RFC 7915 §4.2: IGMP is single-hop.
         proto::IGMP => return Err(Reason::SingleHop),
         proto::ICMPV6 => return Err(Reason::ForeignIcmp),
+        p if p != proto::AH && proto::is_extension_not_esp(p) => {
+            return Err(Reason::ExtensionProtocol)
+        }
         _ => {}
     }
 
@@ -373,6 +376,9 @@ fn error<M: Mapping + ?Sized>(
     let p = Proto::from_v4(inner.protocol());
     if inner.protocol() == proto::ICMPV6 {
         return Err(Reason::ForeignIcmp);
+    }
+    if inner.protocol() != proto::AH && proto::is_extension_not_esp(inner.protocol()) {
+        return Err(Reason::ExtensionProtocol);
     }
     if p == Proto::Icmp && inner_first {
         match inner.payload.first() {

@@ -28,6 +28,8 @@ pub(crate) mod proto {
     pub(crate) const ROUTING: u8 = 43;
     /// IPv6 Fragment Header (RFC 8200 §4.5).
     pub(crate) const FRAGMENT: u8 = 44;
+    /// Authentication Header (RFC 4302).
+    pub(crate) const AH: u8 = 51;
     /// IPv6 Destination Options (RFC 8200 §4.6).
     pub(crate) const DSTOPTS: u8 = 60;
     /// ICMP for IPv6 (RFC 4443).
