@@ -238,6 +238,13 @@ pub(crate) fn error_6to4(ty: u8, code: u8, rest: [u8; 4]) -> Result<Mapped, Reas
 
 /// RFC 7915 §4.2 Figure 3: an ICMPv4 Parameter Problem pointer to the
 /// ICMPv6 one, or `None` where the figure says "n/a" or lists nothing.
+///
+/// ```
+/// use sixgate::nat64::xlat::pointer_4to6;
+///
+/// assert_eq!(pointer_4to6(9), Some(6)); // Protocol -> Next Header
+/// assert_eq!(pointer_4to6(10), None); // Header Checksum: n/a
+/// ```
 pub fn pointer_4to6(pointer: u8) -> Option<u8> {
     match pointer {
         0 => Some(0),        // Version/IHL -> Version/Traffic Class
@@ -255,6 +262,13 @@ pub fn pointer_4to6(pointer: u8) -> Option<u8> {
 
 /// RFC 7915 §5.2 Figure 6: an ICMPv6 Parameter Problem pointer to the
 /// ICMPv4 one, or `None` where the figure says "n/a" or lists nothing.
+///
+/// ```
+/// use sixgate::nat64::xlat::pointer_6to4;
+///
+/// assert_eq!(pointer_6to4(30), Some(16)); // inside the Destination Address
+/// assert_eq!(pointer_6to4(2), None); // Flow Label: n/a
+/// ```
 pub fn pointer_6to4(pointer: u32) -> Option<u8> {
     match pointer {
         0 => Some(0),        // Version/Traffic Class -> Version/IHL, TOS
@@ -278,6 +292,13 @@ pub const PLATEAUS: [u16; 11] = [
 /// Fragmentation Needed with an MTU of zero: the greatest plateau less than
 /// the Total Length of the datagram that did not fit (68, the smallest,
 /// when there is none).
+///
+/// ```
+/// use sixgate::nat64::xlat::plateau;
+///
+/// assert_eq!(plateau(1500), 1492);
+/// assert_eq!(plateau(40), 68);
+/// ```
 pub fn plateau(total_len: u16) -> u16 {
     PLATEAUS
         .iter()
