@@ -3,9 +3,8 @@
 //!
 //! | layer | owns | standards |
 //! |---|---|---|
+//! | [`state`] | the stateful NAT64: binding and session tables, the IPv4 pool (paired, port-preserving), the TCP state machine, lifetimes, filtering, limits, log events; implements [`xlat::Mapping`] | RFC 6146, RFC 4787, RFC 6888 |
 //! | [`xlat`] | stateless IP/ICMP translation of one packet: header fields, fragments, ICMP tables, checksums, MTU; addresses and ports come from a [`xlat::Mapping`] | RFC 7915, RFC 6052, RFC 4884, RFC 1191, RFC 8021 |
 //!
-//! The stateful layer (RFC 6146: binding and session tables, the IPv4 pool,
-//! the TCP state machine, timers) implements [`xlat::Mapping`] on top.
-
+pub mod state;
 pub mod xlat;

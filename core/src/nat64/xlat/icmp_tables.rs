@@ -27,6 +27,8 @@ pub mod v4 {
     /// Destination Unreachable code 4: Fragmentation Needed and DF Set
     /// (RFC 792, RFC 1191 §4).
     pub const CODE_FRAGMENTATION_NEEDED: u8 = 4;
+    /// Destination Unreachable code 3: Port Unreachable (RFC 792).
+    pub const CODE_PORT_UNREACHABLE: u8 = 3;
     /// Destination Unreachable code 5: Source Route Failed (RFC 792).
     pub const CODE_SOURCE_ROUTE_FAILED: u8 = 5;
     /// Destination Unreachable code 13: Communication Administratively

@@ -695,6 +695,17 @@ pub enum Reason {
     /// The [`Mapping`] refuses the flow by policy (RFC 6146 §3.5.2.2
     /// filtering).
     Filtered,
+    /// No pool transport address is free for a new binding (RFC 6146
+    /// §3.5.1.1).
+    PoolExhausted,
+    /// A session or per-host binding limit (RFC 6888 REQ-4).
+    Limit,
+    /// A protocol the stateful translator does not carry (RFC 6146 handles
+    /// TCP, UDP and ICMP).
+    Protocol,
+    /// An IPv6 source inside the NAT64 prefix: a hairpinning loop (RFC 6146
+    /// §3.8).
+    HairpinLoop,
     /// The output buffer is too small.
     BufferTooSmall,
 }
@@ -729,6 +740,10 @@ impl Reason {
             Self::UdpZeroChecksum => "udp_zero_checksum",
             Self::Unmapped => "unmapped",
             Self::Filtered => "filtered",
+            Self::PoolExhausted => "pool_exhausted",
+            Self::Limit => "limit",
+            Self::Protocol => "protocol",
+            Self::HairpinLoop => "hairpin_loop",
             Self::BufferTooSmall => "buffer_too_small",
         }
     }
