@@ -307,6 +307,11 @@ fn udp_conversation_and_expiry() {
     ));
     // Five minutes after the last packet the session is gone; the server's
     // next datagram gets Port Unreachable.
+    // The timer first comes up at 300 (the query's lifetime), finds the
+    // session refreshed, and comes back at 301.
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(300)));
+    net.nat.handle_timeout(Instant::from_secs(300));
+    assert_eq!(net.nat.state().session_count(), 1);
     let due = net.nat.poll_timeout().unwrap();
     assert_eq!(due, Instant::from_secs(301));
     net.nat.handle_timeout(due);
@@ -354,6 +359,7 @@ fn tcp_handshake_close_and_timers() {
     let t = read4(&syn).sport;
     let synack = net.down(0, &v4(SERVER, POOL, 6, 443, t, 0x12, b""));
     assert_eq!(read6(&synack).dport, 40000);
+    net.nat.handle_timeout(Instant::from_secs(240));
     assert_eq!(
         net.nat.poll_timeout(),
         Some(Instant::from_secs(7440)),

@@ -12,3 +12,10 @@ pub mod state;
 pub mod xlat;
 
 pub use engine::{Emit, Nat64};
+
+/// The splitmix64 finaliser, shared by the keyed hashes of this module.
+fn xlat_mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

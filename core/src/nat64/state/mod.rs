@@ -67,6 +67,7 @@
 pub mod tcp;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv4Net;
@@ -375,7 +376,12 @@ struct Session {
     t4: Addr4,
     /// The IPv4 node (Y, y).
     y4: Addr4,
+    /// When the lifetime ends.
     expires: Instant,
+    /// The time this session is queued under in `State::expiry`: never
+    /// later than `expires`, so refreshing a lifetime (the common case)
+    /// costs no queue work; an early entry is re-queued when it comes up.
+    queued: Instant,
     tcp: Option<TcpState>,
 }
 
@@ -386,20 +392,76 @@ struct Binding {
     sessions: u32,
 }
 
+/// The hash of the tables' keys: keyed by the caller's seed, so bucket
+/// placement cannot be predicted from outside (the keys hold addresses and
+/// ports any IPv4 node chooses), and no OS randomness is read (std's
+/// `RandomState` would).
+#[derive(Clone, Copy, Debug)]
+struct Keyed(u64);
+
+impl BuildHasher for Keyed {
+    type Hasher = KeyedHasher;
+    fn build_hasher(&self) -> KeyedHasher {
+        KeyedHasher(self.0)
+    }
+}
+
+/// A multiply-rotate hash over 8-byte words, finished by splitmix64.
+struct KeyedHasher(u64);
+
+impl Hasher for KeyedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            self.mix(u64::from_le_bytes(a));
+        }
+        let mut a = [0u8; 8];
+        let rest = words.remainder();
+        if let Some(dst) = a.get_mut(..rest.len()) {
+            dst.copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n) | 0x100);
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.mix(u64::from(n) | 0x1_0000);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+    fn finish(&self) -> u64 {
+        super::xlat_mix(self.0)
+    }
+}
+
+impl KeyedHasher {
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+type Map<K, V> = HashMap<K, V, Keyed>;
+
 /// The tables.
 #[derive(Clone, Debug)]
 pub struct State {
     config: Config,
-    bib6: HashMap<(Proto, Addr6), Addr4>,
-    bib4: HashMap<(Proto, Addr4), Binding>,
-    sessions: HashMap<u64, Session>,
-    by6: HashMap<(Proto, Addr6, Addr6), u64>,
-    by4: HashMap<(Proto, Addr4, Addr4), u64>,
+    bib6: Map<(Proto, Addr6), Addr4>,
+    bib4: Map<(Proto, Addr4), Binding>,
+    sessions: Map<u64, Session>,
+    by6: Map<(Proto, Addr6, Addr6), u64>,
+    by4: Map<(Proto, Addr4, Addr4), u64>,
     /// For address-dependent filtering: sessions per (binding, remote
     /// address).
-    remotes: HashMap<(Proto, Addr4, Ipv4Addr), u32>,
+    remotes: Map<(Proto, Addr4, Ipv4Addr), u32>,
     /// The pool address each IPv6 node uses, and its binding count.
-    hosts: HashMap<Ipv6Addr, (Ipv4Addr, usize)>,
+    hosts: Map<Ipv6Addr, (Ipv4Addr, usize)>,
     expiry: BTreeSet<(Instant, u64)>,
     next_id: u64,
     rng: u64,
@@ -410,15 +472,16 @@ pub struct State {
 impl State {
     /// Empty tables; `seed` drives port choice, so runs replay exactly.
     pub fn new(config: Config, seed: u64) -> Self {
+        let k = Keyed(super::xlat_mix(seed ^ 0x243f_6a88_85a3_08d3));
         Self {
             config,
-            bib6: HashMap::new(),
-            bib4: HashMap::new(),
-            sessions: HashMap::new(),
-            by6: HashMap::new(),
-            by4: HashMap::new(),
-            remotes: HashMap::new(),
-            hosts: HashMap::new(),
+            bib6: HashMap::with_hasher(k),
+            bib4: HashMap::with_hasher(k),
+            sessions: HashMap::with_hasher(k),
+            by6: HashMap::with_hasher(k),
+            by4: HashMap::with_hasher(k),
+            remotes: HashMap::with_hasher(k),
+            hosts: HashMap::with_hasher(k),
             expiry: BTreeSet::new(),
             next_id: 0,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
@@ -452,7 +515,9 @@ impl State {
         self.bib6.get(&(proto, v6)).copied()
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    /// When [`handle_timeout`](Self::handle_timeout) is next due: never
+    /// later than the first lifetime's end, sometimes earlier (a lifetime
+    /// refreshed since is then re-queued, and nothing ends).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.expiry.first().map(|&(t, _)| t)
@@ -469,10 +534,17 @@ impl State {
             let Some(s) = self.sessions.get_mut(&id) else {
                 continue;
             };
+            if s.expires > now {
+                // Refreshed since it was queued.
+                s.queued = s.expires;
+                self.expiry.insert((s.expires, id));
+                continue;
+            }
             if let Some(tcp) = s.tcp {
                 if tcp.on_expiry() == Expiry::Trans {
                     s.tcp = Some(TcpState::Trans);
-                    s.expires = t.after_secs(self.config.timeouts.tcp_trans);
+                    s.expires = s.expires.after_secs(self.config.timeouts.tcp_trans);
+                    s.queued = s.expires;
                     self.expiry.insert((s.expires, id));
                     continue;
                 }
@@ -510,9 +582,12 @@ impl State {
 
     fn set_expiry(&mut self, id: u64, at: Instant) {
         if let Some(s) = self.sessions.get_mut(&id) {
-            self.expiry.remove(&(s.expires, id));
             s.expires = at;
-            self.expiry.insert((at, id));
+            if at < s.queued {
+                self.expiry.remove(&(s.queued, id));
+                s.queued = at;
+                self.expiry.insert((at, id));
+            }
         }
     }
 
@@ -547,7 +622,7 @@ impl State {
         if let Some(b) = self.bib4.get_mut(&(s.proto, s.t4)) {
             b.sessions = b.sessions.saturating_add(1);
         }
-        self.expiry.insert((s.expires, id));
+        self.expiry.insert((s.queued, id));
         self.sessions.insert(id, s);
         id
     }
@@ -556,7 +631,7 @@ impl State {
         let Some(s) = self.sessions.remove(&id) else {
             return;
         };
-        self.expiry.remove(&(s.expires, id));
+        self.expiry.remove(&(s.queued, id));
         self.by6.remove(&(s.proto, s.x6, s.y6));
         self.by4.remove(&(s.proto, s.y4, s.t4));
         let key = (s.proto, s.t4, s.y4.0);
@@ -786,6 +861,7 @@ impl Mapping for StateMapping<'_> {
             t4,
             y4,
             expires: now.after_secs(secs),
+            queued: now.after_secs(secs),
             tcp,
         };
         st.insert_session(s);
@@ -864,6 +940,7 @@ impl Mapping for StateMapping<'_> {
             t4,
             y4,
             expires: now.after_secs(secs),
+            queued: now.after_secs(secs),
             tcp,
         };
         st.insert_session(s);

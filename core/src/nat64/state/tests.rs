@@ -116,6 +116,9 @@ fn udp_lifetime_is_refreshed_by_traffic_and_ends() {
     st.mapping(at(0)).map_6to4(&f, &meta(0, 0)).unwrap();
     assert_eq!(st.poll_timeout(), Some(at(300)));
     st.mapping(at(200)).map_6to4(&f, &meta(0, 0)).unwrap();
+    // The queue entry at 300 comes up early and moves to 500.
+    assert_eq!(st.poll_timeout(), Some(at(300)));
+    st.handle_timeout(at(300));
     assert_eq!(st.poll_timeout(), Some(at(500)), "refreshed");
     st.handle_timeout(at(499));
     assert_eq!(st.session_count(), 1);
@@ -194,6 +197,8 @@ fn icmp_echo_identifiers() {
         (host(), 0x77),
         "the identifier maps back"
     );
+    st.handle_timeout(at(60));
+    assert_eq!(st.session_count(), 1);
     assert_eq!(
         st.poll_timeout(),
         Some(at(61)),
@@ -216,6 +221,7 @@ fn tcp_state_machine_drives_lifetimes() {
     st.mapping(at(1))
         .map_4to6(&synack, &meta(SYN | ACK, 0))
         .unwrap();
+    st.handle_timeout(at(240));
     assert_eq!(
         st.poll_timeout(),
         Some(at(1 + 7440)),
@@ -226,6 +232,8 @@ fn tcp_state_machine_drives_lifetimes() {
     assert_eq!(st.session_count(), 1);
     assert_eq!(st.poll_timeout(), Some(at(7441 + 240)));
     st.mapping(at(7500)).map_6to4(&f, &meta(ACK, 0)).unwrap();
+    st.handle_timeout(at(7441 + 240));
+    assert_eq!(st.session_count(), 1, "revived");
     assert_eq!(st.poll_timeout(), Some(at(7500 + 7440)));
     // FIN both ways: TCP_TRANS, then gone.
     st.mapping(at(7600))
@@ -256,7 +264,10 @@ fn tcp_rst_and_an_unanswered_syn() {
     st.mapping(at(302))
         .map_4to6(&synack, &meta(RST, 0))
         .unwrap();
-    assert_eq!(st.poll_timeout(), Some(at(302 + 240)));
+    st.handle_timeout(at(540));
+    assert_eq!(st.poll_timeout(), Some(at(302 + 240)), "RST: TCP_TRANS");
+    st.handle_timeout(at(542));
+    assert_eq!(st.session_count(), 0);
 }
 
 #[test]
