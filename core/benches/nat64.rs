@@ -1,17 +1,20 @@
 //! Packets per second through the stateless translator (RFC 7915), one
 //! core: 64-byte UDP and 1500-byte TCP, both ways, with the RFC 6052
 //! mapping of both addresses and with a NAT64-like mapping that rewrites
-//! the IPv6 side's address and port (the cost of the state lookup itself
-//! is left out: that belongs to the state layer's bench).
+//! the IPv6 side's address and port; then the whole engine
+//! ([`Nat64`]: session lookup, TCP state machine, lifetime refresh and
+//! translation) on established flows.
 //! `cargo bench -p sixgate --bench nat64`
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sixgate::nat64::state::{self, Instant};
 use sixgate::nat64::xlat::{
-    Config, Flow, Mapping, Meta, Outcome, PrefixMapping, Translator, Unmapped,
+    Config, Flow, Mapping, Meta, Outcome, PrefixMapping, Translator, Unmapped, MAX_OUTPUT,
 };
+use sixgate::nat64::{Emit, Nat64};
 use sixgate::Nat64Prefix;
 
 const WKP: Nat64Prefix = Nat64Prefix::WELL_KNOWN;
@@ -140,5 +143,60 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The reply direction of an IPv4 packet: addresses and ports swapped,
+/// TTL 64, header checksum recomputed.
+fn reversed_v4(p: &[u8]) -> Vec<u8> {
+    let mut v4 = p.to_vec();
+    let (a, b) = (v4[12..16].to_vec(), v4[16..20].to_vec());
+    v4[12..16].copy_from_slice(&b);
+    v4[16..20].copy_from_slice(&a);
+    let (x, y) = (v4[20..22].to_vec(), v4[22..24].to_vec());
+    v4[20..22].copy_from_slice(&y);
+    v4[22..24].copy_from_slice(&x);
+    v4[8] = 64;
+    v4[10..12].copy_from_slice(&[0, 0]);
+    let hc = csum(&v4[..20]);
+    v4[10..12].copy_from_slice(&hc.to_be_bytes());
+    v4
+}
+
+fn bench_engine(c: &mut Criterion) {
+    let mut out = vec![0u8; MAX_OUTPUT];
+    for (name, next, total) in [("udp64", 17u8, 64usize), ("tcp1500", 6, 1500)] {
+        let st = state::Config::builder()
+            .pool("203.0.113.0/28".parse().unwrap())
+            .build()
+            .unwrap();
+        let mut nat = Nat64::new(Config::default(), st, 1);
+        let now = Instant::from_secs(1);
+        let mut v6 = v6_packet(next, total);
+        if next == 6 {
+            // Open the connection: SYN out, SYN+ACK back.
+            v6[40 + 13] = 0x02;
+        }
+        let Emit::V4 { len, .. } = nat.handle_v6(now, &v6, &mut out) else {
+            panic!("setup")
+        };
+        let mut v4 = reversed_v4(&out[..len]);
+        if next == 6 {
+            v4[20 + 13] = 0x12;
+            assert!(matches!(nat.handle_v4(now, &v4, &mut out), Emit::V6 { .. }));
+            v6[40 + 13] = 0x10;
+            v4[20 + 13] = 0x10;
+        }
+        assert!(matches!(nat.handle_v6(now, &v6, &mut out), Emit::V4 { .. }));
+        assert!(matches!(nat.handle_v4(now, &v4, &mut out), Emit::V6 { .. }));
+        let mut g = c.benchmark_group(format!("engine/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("established/6to4", |bch| {
+            bch.iter(|| nat.handle_v6(now, black_box(&v6), black_box(&mut out)))
+        });
+        g.bench_function("established/4to6", |bch| {
+            bch.iter(|| nat.handle_v4(now, black_box(&v4), black_box(&mut out)))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, bench_engine);
 criterion_main!(benches);
