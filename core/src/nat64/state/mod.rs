@@ -52,6 +52,10 @@
 //!   parity, on the IPv4 address the host already uses (RFC 4787 REQ-2,
 //!   paired pooling), else the next address. Echo identifiers likewise,
 //!   without range or parity.
+//! - **Port blocks** (off by default, [`ConfigBuilder::port_blocks`]):
+//!   a node's blocks serve all three protocols, and go back to the pool
+//!   when its last binding ends; the block, not each binding, is what an
+//!   operator must log (RFC 6888 §4, RFC 7422).
 //! - **UDP from IPv4 with no binding** gets Port Unreachable; TCP and ICMP
 //!   are dropped silently.
 //!
@@ -149,6 +153,18 @@ pub struct Config {
     filtering: Filtering,
     max_sessions: usize,
     max_bindings_per_host: usize,
+    port_block: Option<PortBlocks>,
+}
+
+/// RFC 6888 §4 / RFC 7422 bulk port allocation: each IPv6 node gets its
+/// ports in blocks, so a log line per block replaces one per binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortBlocks {
+    /// Ports per block (a divisor of the pool's port range is tidiest;
+    /// blocks start at multiples of it).
+    pub size: u16,
+    /// The most blocks one IPv6 node may hold.
+    pub max_per_host: u16,
 }
 
 /// Builds a [`Config`].
@@ -161,6 +177,7 @@ pub struct ConfigBuilder {
     filtering: Filtering,
     max_sessions: usize,
     max_bindings_per_host: usize,
+    port_block: Option<PortBlocks>,
 }
 
 /// A [`Config`] that breaks a rule.
@@ -182,6 +199,18 @@ pub enum ConfigError {
         /// Low end.
         lo: u16,
         /// High end.
+        hi: u16,
+    },
+    /// A port block of no ports, or none that fits the port range.
+    #[error(
+        "no block of {size} ports (starting at a multiple of {size}) fits the port range {lo}-{hi}"
+    )]
+    PortBlock {
+        /// The block size.
+        size: u16,
+        /// Low end of the range.
+        lo: u16,
+        /// High end of the range.
         hi: u16,
     },
     /// A lifetime below its RFC 6146 §4 minimum.
@@ -211,6 +240,7 @@ impl Config {
             filtering: Filtering::default(),
             max_sessions: 1 << 20,
             max_bindings_per_host: 8192,
+            port_block: None,
         }
     }
     /// The NAT64 prefix.
@@ -263,6 +293,12 @@ impl ConfigBuilder {
         self.max_bindings_per_host = n;
         self
     }
+    /// Bulk port allocation (RFC 6888 §4, RFC 7422): ports in blocks of
+    /// `size`, at most `max_per_host` blocks per IPv6 node. Off by default.
+    pub fn port_blocks(mut self, size: u16, max_per_host: u16) -> Self {
+        self.port_block = Some(PortBlocks { size, max_per_host });
+        self
+    }
     /// Checks the rules.
     pub fn build(self) -> Result<Config, ConfigError> {
         let count: u64 = self
@@ -279,6 +315,21 @@ impl ConfigBuilder {
         let (lo, hi) = self.ports;
         if lo > hi || hi == 0 {
             return Err(ConfigError::Ports { lo, hi });
+        }
+        if let Some(b) = self.port_block {
+            // At least one block, starting at a multiple of its size, must
+            // lie wholly in the range.
+            let size = u32::from(b.size);
+            let fits = size > 0
+                && Some(u32::from(lo).div_ceil(size.max(1)))
+                    < u32::from(hi).saturating_add(1).checked_div(size);
+            if !fits {
+                return Err(ConfigError::PortBlock {
+                    size: b.size,
+                    lo,
+                    hi,
+                });
+            }
         }
         let t = self.timeouts;
         for (what, secs, min) in [
@@ -305,6 +356,7 @@ impl ConfigBuilder {
             filtering: self.filtering,
             max_sessions: self.max_sessions,
             max_bindings_per_host: self.max_bindings_per_host,
+            port_block: self.port_block,
         })
     }
 }
@@ -338,6 +390,29 @@ pub enum Event {
         v6: Addr6,
         /// The pool transport address it had.
         v4: Addr4,
+        /// When.
+        at: Instant,
+    },
+    /// A port block was given to an IPv6 node (RFC 6888 §4: logged
+    /// instead of each binding in it).
+    BlockAllocated {
+        /// The IPv6 node.
+        host: Ipv6Addr,
+        /// The pool address.
+        addr: Ipv4Addr,
+        /// The first and last port of the block.
+        ports: (u16, u16),
+        /// When.
+        at: Instant,
+    },
+    /// A port block went back to the pool (its node's last binding ended).
+    BlockReleased {
+        /// The IPv6 node.
+        host: Ipv6Addr,
+        /// The pool address.
+        addr: Ipv4Addr,
+        /// The first and last port of the block.
+        ports: (u16, u16),
         /// When.
         at: Instant,
     },
@@ -462,6 +537,10 @@ pub struct State {
     remotes: Map<(Proto, Addr4, Ipv4Addr), u32>,
     /// The pool address each IPv6 node uses, and its binding count.
     hosts: Map<Ipv6Addr, (Ipv4Addr, usize)>,
+    /// With port blocks: each node's blocks (address, first port).
+    blocks: Map<Ipv6Addr, Vec<Addr4>>,
+    /// With port blocks: the blocks taken.
+    block_owner: Map<Addr4, Ipv6Addr>,
     expiry: BTreeSet<(Instant, u64)>,
     next_id: u64,
     rng: u64,
@@ -482,6 +561,8 @@ impl State {
             by4: HashMap::with_hasher(k),
             remotes: HashMap::with_hasher(k),
             hosts: HashMap::with_hasher(k),
+            blocks: HashMap::with_hasher(k),
+            block_owner: HashMap::with_hasher(k),
             expiry: BTreeSet::new(),
             next_id: 0,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
@@ -655,6 +736,7 @@ impl State {
                 h.1 = h.1.saturating_sub(1);
                 if h.1 == 0 {
                     self.hosts.remove(&s.x6.0);
+                    self.release_blocks(s.x6.0, now);
                 }
             }
             self.event(Event::BibRemoved {
@@ -689,7 +771,11 @@ impl State {
             });
             return Err(Unmapped::silent(Reason::Limit));
         }
-        let Some(t4) = self.free_transport(proto, x6, used.map(|(a, _)| a)) else {
+        let found = match self.config.port_block {
+            Some(b) => self.free_in_blocks(proto, x6, b, now),
+            None => self.free_transport(proto, x6, used.map(|(a, _)| a)),
+        };
+        let Some(t4) = found else {
             self.event(Event::PoolExhausted {
                 proto,
                 host: x6.0,
@@ -717,6 +803,128 @@ impl State {
             at: now,
         });
         Ok(t4)
+    }
+
+    /// With port blocks: a free port in one of the node's blocks, or in a
+    /// new block (on the address of its first block when one is free there,
+    /// RFC 4787 REQ-2), up to its limit of blocks.
+    fn free_in_blocks(
+        &mut self,
+        proto: Proto,
+        x6: Addr6,
+        b: PortBlocks,
+        now: Instant,
+    ) -> Option<Addr4> {
+        let size = b.size;
+        let owned = self.blocks.get(&x6.0).cloned().unwrap_or_default();
+        for &(addr, first) in &owned {
+            if let Some(p) = self.free_port_in(proto, addr, first, size, x6.1) {
+                return Some((addr, p));
+            }
+        }
+        if owned.len() >= usize::from(b.max_per_host) {
+            return None;
+        }
+        let (addr, first) = self.free_block(x6.0, owned.first().map(|&(a, _)| a), size)?;
+        self.block_owner.insert((addr, first), x6.0);
+        self.blocks.entry(x6.0).or_default().push((addr, first));
+        let last = first.saturating_add(size.saturating_sub(1));
+        self.event(Event::BlockAllocated {
+            host: x6.0,
+            addr,
+            ports: (first, last),
+            at: now,
+        });
+        self.free_port_in(proto, addr, first, size, x6.1)
+            .map(|p| (addr, p))
+    }
+
+    /// An unowned block: on `paired` first, then every address from one
+    /// picked by hashing the node; a random block index on each.
+    fn free_block(&mut self, host: Ipv6Addr, paired: Option<Ipv4Addr>, size: u16) -> Option<Addr4> {
+        let (lo, hi) = self.config.ports;
+        // Blocks start at multiples of `size` and lie wholly in lo..=hi.
+        let size32 = u32::from(size);
+        let first_index = u32::from(lo).div_ceil(size32.max(1));
+        let end_index = u32::from(hi).saturating_add(1).checked_div(size32)?; // exclusive
+        let count = end_index.checked_sub(first_index).filter(|&c| c > 0)?;
+        let n = self.config.pool.len();
+        let start = match paired.and_then(|a| self.config.pool.binary_search(&a).ok()) {
+            Some(i) => i,
+            None => {
+                let h = u128::from(host).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 64;
+                (h as usize).checked_rem(n).unwrap_or(0)
+            }
+        };
+        for k in 0..n {
+            let addr = *self
+                .config
+                .pool
+                .get(start.wrapping_add(k).checked_rem(n)?)?;
+            let offset = (self.random() as u32).checked_rem(count).unwrap_or(0);
+            for j in 0..count {
+                let index = first_index.wrapping_add(offset.wrapping_add(j).checked_rem(count)?);
+                let first = u16::try_from(index.saturating_mul(size32)).ok()?;
+                if !self.block_owner.contains_key(&(addr, first)) {
+                    return Some((addr, first));
+                }
+            }
+        }
+        None
+    }
+
+    /// A free port of `proto` in the block at `first`: `wanted` if it is
+    /// in the block and free, else the first free one from a random place
+    /// with the same parity, then any.
+    fn free_port_in(
+        &mut self,
+        proto: Proto,
+        addr: Ipv4Addr,
+        first: u16,
+        size: u16,
+        wanted: u16,
+    ) -> Option<u16> {
+        let free = |s: &Self, p: u16| !s.bib4.contains_key(&(proto, (addr, p)));
+        let last = first.saturating_add(size.saturating_sub(1));
+        if (first..=last).contains(&wanted) && free(self, wanted) {
+            return Some(wanted);
+        }
+        let span = u64::from(size);
+        let offset = self.random().checked_rem(span).unwrap_or(0);
+        let parity = if proto == Proto::Icmp {
+            None
+        } else {
+            Some(wanted & 1)
+        };
+        for pass in 0..2 {
+            for k in 0..span {
+                let step = offset.wrapping_add(k).checked_rem(span).unwrap_or(0);
+                let p = first.wrapping_add(step as u16); // step < size
+                if pass == 0 && parity.is_some_and(|b| p & 1 != b) {
+                    continue;
+                }
+                if free(self, p) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+
+    /// Gives back a node's blocks.
+    fn release_blocks(&mut self, host: Ipv6Addr, now: Instant) {
+        let Some(size) = self.config.port_block.map(|b| b.size) else {
+            return;
+        };
+        for (addr, first) in self.blocks.remove(&host).unwrap_or_default() {
+            self.block_owner.remove(&(addr, first));
+            self.event(Event::BlockReleased {
+                host,
+                addr,
+                ports: (first, first.saturating_add(size.saturating_sub(1))),
+                at: now,
+            });
+        }
     }
 
     /// A free pool transport address: on the host's address first (paired

@@ -453,3 +453,102 @@ fn config_rules() {
     assert!(c.pool_contains(Ipv4Addr::new(203, 0, 113, 3)));
     assert!(!c.pool_contains(Ipv4Addr::new(203, 0, 113, 4)));
 }
+
+#[test]
+fn port_blocks() {
+    // One address, ports 1024-1279 in four blocks of 64, two per host.
+    let mut st = state_with(
+        Config::builder()
+            .pool("203.0.113.9/32".parse().unwrap())
+            .ports(1024, 1279)
+            .port_blocks(64, 2),
+    );
+    let block = |p: u16| (p - 1024) / 64;
+    let a = st
+        .mapping(at(0))
+        .map_6to4(&out6(Proto::Udp, 5000, 53), &meta(0, 0))
+        .unwrap();
+    let Some(Event::BlockAllocated {
+        host: h,
+        ports: (lo, hi),
+        ..
+    }) = st.poll_event()
+    else {
+        panic!("a block first")
+    };
+    assert_eq!((h, hi - lo), (host(), 63));
+    assert!((lo..=hi).contains(&a.src_port));
+    assert!(matches!(st.poll_event(), Some(Event::BibCreated { .. })));
+    // More bindings of the host, any protocol, stay in its block.
+    let b = st
+        .mapping(at(0))
+        .map_6to4(&out6(Proto::Tcp, 5001, 80), &meta(SYN, 0))
+        .unwrap();
+    assert_eq!(block(b.src_port), block(a.src_port));
+    assert_eq!(b.src_port % 2, 1, "parity kept");
+    // Another host gets another block.
+    let mut other = out6(Proto::Udp, 5000, 53);
+    other.src = "2001:db8::20".parse().unwrap();
+    let c = st.mapping(at(0)).map_6to4(&other, &meta(0, 0)).unwrap();
+    assert_ne!(block(c.src_port), block(a.src_port));
+    // Fill the first host's block: the 65th UDP binding opens a second
+    // block; the 129th finds none (two per host).
+    for p in 1..64 {
+        st.mapping(at(0))
+            .map_6to4(&out6(Proto::Udp, 5000 + 2 * p, 53), &meta(0, 0))
+            .unwrap();
+    }
+    let next = st
+        .mapping(at(0))
+        .map_6to4(&out6(Proto::Udp, 7000, 53), &meta(0, 0))
+        .unwrap();
+    assert_ne!(block(next.src_port), block(a.src_port));
+    assert_ne!(block(next.src_port), block(c.src_port));
+    for p in 1..64 {
+        st.mapping(at(0))
+            .map_6to4(&out6(Proto::Udp, 7000 + 2 * p, 53), &meta(0, 0))
+            .unwrap();
+    }
+    assert!(st
+        .mapping(at(0))
+        .map_6to4(&out6(Proto::Udp, 9000, 53), &meta(0, 0))
+        .is_err());
+    let blocks = std::iter::from_fn(|| st.poll_event())
+        .filter(|e| matches!(e, Event::BlockAllocated { .. }))
+        .count();
+    assert_eq!(
+        blocks, 2,
+        "the second host's block and the first host's second"
+    );
+    // When the first host's bindings end, its blocks go back.
+    st.handle_timeout(at(300));
+    st.handle_timeout(at(1000));
+    let released = std::iter::from_fn(|| st.poll_event())
+        .filter(|e| matches!(e, Event::BlockReleased { .. }))
+        .count();
+    assert_eq!(released, 3);
+    assert_eq!(st.binding_count(), 0);
+}
+
+#[test]
+fn port_block_config() {
+    let b = Config::builder()
+        .pool("203.0.113.9/32".parse().unwrap())
+        .ports(1024, 1100);
+    assert!(matches!(
+        b.clone().port_blocks(0, 1).build(),
+        Err(ConfigError::PortBlock { .. })
+    ));
+    assert!(matches!(
+        b.clone().port_blocks(100, 1).build(),
+        Err(ConfigError::PortBlock { .. })
+    ));
+    assert!(b.clone().port_blocks(64, 1).build().is_ok());
+    let unaligned = Config::builder()
+        .pool("203.0.113.9/32".parse().unwrap())
+        .ports(1000, 1070);
+    assert!(matches!(
+        unaligned.port_blocks(64, 1).build(),
+        Err(ConfigError::PortBlock { .. })
+    ));
+}
