@@ -14,6 +14,9 @@ NXDOMAIN, SERVFAIL, truncated, EDE, RRSIGs, PTR, and garbage.
 xlat_6to4 / xlat_4to6: IPv6 and IPv4 packets of every kind the translator
 handles (UDP, TCP, echo, fragments, extension headers, options, ICMP errors
 quoting a packet, RFC 4884 extensions, Packet Too Big, hop limit 1).
+nat64_engine: conversations as records of [flags, dt, len/8] + packet (see
+fuzz/src/nat64_engine.rs): UDP, TCP handshakes, pings, hairpinning, time
+jumps that end sessions.
 Files are named after what they hold; running this again rewrites them.
 """
 import ipaddress
@@ -536,3 +539,30 @@ orig = q4 + bytes(128 - len(q4))
 write(T, "rfc4884-extension.bin", ip4(R4, H4, 1, icmp4(11, 0, bytes([0, 32, 0, 0]), orig + ext), df=False))
 write(T, "error-about-error.bin", ip4(R4, H4, 1, icmp4(3, 1, bytes(4), ip4(H4, S4, 1, icmp4(3, 3, bytes(4), q4[:28]))), df=False))
 write(T, "junk.bin", b"\x45" + bytes(10))
+
+
+# --- nat64_engine --------------------------------------------------------------
+
+def rec(flags, dt, pkt):
+    pkt = pkt + bytes(-len(pkt) % 8)
+    return bytes([flags]) + struct.pack("<H", dt) + bytes([len(pkt) // 8]) + pkt
+
+
+T = "nat64_engine"
+POOL0 = v4addr("203.0.113.0")
+SRV = v4addr("198.51.100.7")
+SRV6 = v6addr("64:ff9b::c633:6407")
+HOST = v6addr("2001:db8:1::10")
+up = udp6(HOST, SRV6, b"query", sport=1100, dport=53)
+down = udp4(SRV, POOL0, b"answer", sport=53, dport=1100)
+write(T, "udp-conversation.bin", rec(0, 0, up) + rec(0x41, 10, down) + rec(0x30, 400, up) + rec(0x41, 0, down) + rec(1, 0, down))
+syn = ip6(HOST, SRV6, 6, tcp(1101, 443, b"", lambda n: ps6(HOST, SRV6, n, 6), flags=0x02))
+synack = ip4(SRV, POOL0, 6, tcp(443, 1101, b"", lambda n: ps4(SRV, POOL0, n, 6), flags=0x12))
+fin = ip6(HOST, SRV6, 6, tcp(1101, 443, b"", lambda n: ps6(HOST, SRV6, n, 6), flags=0x11))
+write(T, "tcp-open-close.bin", rec(0, 0, syn) + rec(0x41, 5, synack) + rec(0, 5, fin) + rec(0x41, 5, synack) + rec(0x71, 300, synack))
+ping = ip6(HOST, SRV6, 58, icmp6(HOST, SRV6, 128, 0, struct.pack(">HH", 1102, 1), b"ping"))
+pong = ip4(SRV, POOL0, 1, icmp4(0, 0, struct.pack(">HH", 1102, 1), b"ping"))
+write(T, "ping.bin", rec(0, 0, ping) + rec(0x41, 1, pong) + rec(1, 1, pong))
+hair = udp6(HOST, SRV6, b"to a pool address", sport=1103, dport=1100)
+write(T, "hairpin.bin", rec(0, 0, up) + rec(4, 1, hair))
+write(T, "raw-junk.bin", rec(0x08, 0, b"\x60" + bytes(50)) + rec(0x09, 0, b"\x45" + bytes(30)))

@@ -38,7 +38,7 @@ pub fn check(data: &[u8]) {
 
 /// `data` as an IPv4 packet that passes the header checks, or `None` if it
 /// is too short to be one.
-fn normalize(data: &[u8]) -> Option<Vec<u8>> {
+pub fn normalize(data: &[u8]) -> Option<Vec<u8>> {
     if data.len() < 20 {
         return None;
     }

@@ -40,7 +40,7 @@ pub fn check(data: &[u8]) {
 
 /// `data` as an IPv6 packet that passes the first checks, or `None` if it
 /// is too short to be one.
-fn normalize(data: &[u8]) -> Option<Vec<u8>> {
+pub fn normalize(data: &[u8]) -> Option<Vec<u8>> {
     let payload = data.len().checked_sub(40)?;
     let payload = u16::try_from(payload).ok()?;
     let mut pkt = data.to_vec();

@@ -62,3 +62,8 @@ fn xlat_6to4() {
 fn xlat_4to6() {
     replay("xlat_4to6", sixgate_fuzz::xlat_4to6::check);
 }
+
+#[test]
+fn nat64_engine() {
+    replay("nat64_engine", sixgate_fuzz::nat64_engine::check);
+}
