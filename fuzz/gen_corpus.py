@@ -566,3 +566,13 @@ write(T, "ping.bin", rec(0, 0, ping) + rec(0x41, 1, pong) + rec(1, 1, pong))
 hair = udp6(HOST, SRV6, b"to a pool address", sport=1103, dport=1100)
 write(T, "hairpin.bin", rec(0, 0, up) + rec(4, 1, hair))
 write(T, "raw-junk.bin", rec(0x08, 0, b"\x60" + bytes(50)) + rec(0x09, 0, b"\x45" + bytes(30)))
+big = udp6(HOST, SRV6, bytes(range(256)) * 8, sport=1104, dport=53)
+body = big[40:]
+f1 = ip6(HOST, SRV6, 44, struct.pack(">BxHI", 17, 1, 7) + body[:1232])
+f2 = ip6(HOST, SRV6, 44, struct.pack(">BxHI", 17, 1232 | 0, 7) + body[1232:])
+write(T, "fragments-v6.bin", rec(0, 0, f2) + rec(0, 1, f1))
+whole = udp4(SRV, POOL0, bytes(range(256)) * 8, sport=53, dport=1104, df=False)
+pay = whole[20:]
+g1 = ip4(SRV, POOL0, 17, pay[:1480], df=False, mf=True)
+g2 = ip4(SRV, POOL0, 17, pay[1480:], df=False, off=1480 // 8)
+write(T, "fragments-v4.bin", rec(0, 0, up) + rec(0x41, 1, g2) + rec(0x41, 1, g1) + rec(0x21, 90, g2))

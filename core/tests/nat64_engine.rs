@@ -467,3 +467,139 @@ fn unsolicited_and_untranslatable_packets() {
     );
     assert_eq!(net.nat.state().binding_count(), 0);
 }
+
+/// IPv4 fragments of `pkt` (a whole IPv4 packet, no options) in pieces of
+/// `size` bytes of payload (a multiple of 8), with DF clear.
+fn fragments4(pkt: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let payload = &pkt[20..];
+    let mut out = Vec::new();
+    for (i, piece) in payload.chunks(size).enumerate() {
+        let mut h = pkt[..20].to_vec();
+        h[2..4].copy_from_slice(&((20 + piece.len()) as u16).to_be_bytes());
+        let more = (i + 1) * size < payload.len();
+        let off = ((i * size / 8) as u16) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&off.to_be_bytes());
+        h[10..12].copy_from_slice(&[0, 0]);
+        let c = !(ones_sum(&h) as u16);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        h.extend_from_slice(piece);
+        out.push(h);
+    }
+    out
+}
+
+/// IPv6 fragments of `pkt` (a whole IPv6 packet, no extension headers).
+fn fragments6(pkt: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let payload = &pkt[40..];
+    let mut out = Vec::new();
+    for (i, piece) in payload.chunks(size).enumerate() {
+        let mut h = pkt[..40].to_vec();
+        h[4..6].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+        h[6] = 44;
+        let more = (i + 1) * size < payload.len();
+        let off = (((i * size / 8) as u16) << 3) | u16::from(more);
+        h.extend_from_slice(&[pkt[6], 0]);
+        h.extend_from_slice(&off.to_be_bytes());
+        h.extend_from_slice(&0x0bad_cafeu32.to_be_bytes());
+        h.extend_from_slice(piece);
+        out.push(h);
+    }
+    out
+}
+
+#[test]
+fn fragmented_ipv4_is_reassembled_then_refragmented() {
+    let mut net = Net::new();
+    net.up(0, &v6(client(), server6(), 17, 5000, 53, 0, b"query"));
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let mut whole = v4(SERVER, POOL, 17, 53, 5000, 0, &data);
+    whole[6] = 0; // DF clear
+    whole[10..12].copy_from_slice(&[0, 0]);
+    let c = !(ones_sum(&whole[..20]) as u16);
+    whole[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut frags = fragments4(&whole, 1480);
+    frags.reverse(); // out of order
+    let last = frags.pop().unwrap();
+    for f in &frags {
+        let e = net.nat.handle_v4(Instant::from_secs(1), f, &mut net.out);
+        assert_eq!(e, Emit::Drop(Reason::Reassembling));
+    }
+    assert_eq!(net.nat.reassembly().in_progress(), 1);
+    let e = net
+        .nat
+        .handle_v4(Instant::from_secs(1), &last, &mut net.out);
+    let Emit::V6 {
+        chunk, reply: None, ..
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(chunk, 1280, "refragmented to the lowest IPv6 MTU");
+    // Reassemble the IPv6 fragments and read the datagram.
+    let mut payload = vec![0u8; 8 + data.len()];
+    let mut hdr = Vec::new();
+    for f in e.packets(&net.out) {
+        assert_eq!(f[6], 44);
+        let off = usize::from(u16::from_be_bytes([f[42], f[43]]) >> 3) * 8;
+        payload[off..off + f.len() - 48].copy_from_slice(&f[48..]);
+        hdr = f[..40].to_vec();
+    }
+    hdr[6] = 17;
+    hdr[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+    let seen = read6(&[hdr, payload].concat());
+    assert_eq!((seen.dst, seen.dport, seen.data), (client(), 5000, data));
+    assert_eq!(net.nat.reassembly().in_progress(), 0);
+}
+
+#[test]
+fn fragmented_ipv6_is_reassembled_udp_and_ping() {
+    let mut net = Net::new();
+    let data = vec![7u8; 2000];
+    let whole = v6(client(), server6(), 17, 5000, 53, 0, &data);
+    let frags = fragments6(&whole, 1232);
+    assert_eq!(
+        net.nat
+            .handle_v6(Instant::from_secs(0), &frags[0], &mut net.out),
+        Emit::Drop(Reason::Reassembling)
+    );
+    let out = net.up(0, &frags[1]);
+    let seen = read4(&out);
+    assert_eq!(
+        (seen.dst, seen.sport, seen.data.len()),
+        (SERVER, 5000, 2000)
+    );
+    assert_eq!(
+        out[6] & 0x40,
+        0,
+        "DF clear: the sender allowed fragmentation"
+    );
+    assert_eq!(
+        u16::from_be_bytes([out[4], out[5]]),
+        0xcafe,
+        "identification kept"
+    );
+    // A fragmented ping is translated whole.
+    let ping = v6(client(), server6(), 58, 9, 1, 128, &[1u8; 1500]);
+    let frags = fragments6(&ping, 1232);
+    let _ = net
+        .nat
+        .handle_v6(Instant::from_secs(1), &frags[1], &mut net.out);
+    let out = net.up(1, &frags[0]);
+    assert_eq!(out[9], 1);
+    assert_eq!(read4(&out).data.len(), 1500);
+}
+
+#[test]
+fn unfinished_datagrams_time_out() {
+    let mut net = Net::new();
+    let whole = v6(client(), server6(), 17, 5000, 53, 0, &[0u8; 2000]);
+    let frags = fragments6(&whole, 1232);
+    let _ = net
+        .nat
+        .handle_v6(Instant::from_secs(0), &frags[0], &mut net.out);
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(60)));
+    net.nat.handle_timeout(Instant::from_secs(60));
+    assert_eq!(net.nat.reassembly().in_progress(), 0);
+    assert_eq!(net.nat.reassembly().dropped(), 1);
+    assert_eq!(net.nat.poll_timeout(), None);
+}

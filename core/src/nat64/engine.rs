@@ -4,6 +4,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::frag::{Limits, Reassembly};
 use super::state::{self, Event, Instant, State};
 use super::xlat::{self, Outcome, Reason, Translator, MAX_OUTPUT};
 
@@ -32,7 +33,8 @@ pub enum Emit {
         /// Why, when this is an ICMP error sent back.
         reply: Option<Reason>,
     },
-    /// Nothing to send.
+    /// Nothing to send: dropped, or (for [`Reason::Reassembling`]) a
+    /// fragment held until its datagram is whole.
     Drop(Reason),
 }
 
@@ -47,8 +49,8 @@ impl Emit {
     }
 }
 
-/// A stateful NAT64 (RFC 6146 with RFC 7915): the tables, the translator
-/// and a scratch buffer for hairpinning.
+/// A stateful NAT64 (RFC 6146 with RFC 7915): fragment reassembly, the
+/// tables, the translator and a scratch buffer for hairpinning.
 ///
 /// ```
 /// use sixgate::nat64::{Emit, Nat64};
@@ -68,6 +70,8 @@ impl Emit {
 pub struct Nat64 {
     xlat: Translator,
     state: State,
+    frag: Reassembly,
+    seed: u64,
     scratch: Box<[u8]>,
 }
 
@@ -78,8 +82,21 @@ impl Nat64 {
         Self {
             xlat: Translator::new(xlat, seed),
             state: State::new(state, seed.rotate_left(32)),
+            frag: Reassembly::new(Limits::default(), seed.rotate_left(16)),
+            seed,
             scratch: vec![0u8; MAX_OUTPUT].into_boxed_slice(),
         }
+    }
+
+    /// The reassembly limits (default [`Limits::default`]); datagrams in
+    /// progress are given up.
+    pub fn set_reassembly_limits(&mut self, limits: Limits) {
+        self.frag = Reassembly::new(limits, self.seed.rotate_left(16));
+    }
+
+    /// The reassembly buffers.
+    pub fn reassembly(&self) -> &Reassembly {
+        &self.frag
     }
 
     /// The tables.
@@ -88,9 +105,28 @@ impl Nat64 {
     }
 
     /// An IPv6 packet arrived at `now`: what to send, written into `out`
-    /// ([`MAX_OUTPUT`] bytes always suffice). A packet to a pool address
-    /// is hairpinned (RFC 6146 §3.8): translated to IPv4 and back to IPv6.
+    /// ([`MAX_OUTPUT`] bytes always suffice). Fragments are held until
+    /// their datagram is whole (RFC 6146 §3.4: the session needs the
+    /// transport header), then translated as one. A packet to a pool
+    /// address is hairpinned (RFC 6146 §3.8): translated to IPv4 and back
+    /// to IPv6.
     pub fn handle_v6(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
+        let whole;
+        // A Fragment Header is usually right after the IPv6 header; any
+        // other chain is walked by the reassembler.
+        let next = packet.get(6).copied();
+        let packet = if matches!(next, Some(44 | 0 | 43 | 60)) {
+            match self.frag.add_v6(now, packet) {
+                None => packet,
+                Some(Ok(w)) => {
+                    whole = w;
+                    &whole[..]
+                }
+                Some(Err(r)) => return Emit::Drop(r),
+            }
+        } else {
+            packet
+        };
         let outcome = self
             .xlat
             .translate_6to4(&mut self.state.mapping(now), packet, out);
@@ -147,7 +183,22 @@ impl Nat64 {
     }
 
     /// An IPv4 packet arrived at `now`: what to send, written into `out`.
+    /// Fragments are held until their datagram is whole, as for IPv6.
     pub fn handle_v4(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
+        let whole;
+        let flags = xlat::wire::be16(packet, 6).unwrap_or(0);
+        let packet = if flags & 0x3fff != 0 {
+            match self.frag.add_v4(now, packet) {
+                None => packet,
+                Some(Ok(w)) => {
+                    whole = w;
+                    &whole[..]
+                }
+                Some(Err(r)) => return Emit::Drop(r),
+            }
+        } else {
+            packet
+        };
         match self
             .xlat
             .translate_4to6(&mut self.state.mapping(now), packet, out)
@@ -171,15 +222,20 @@ impl Nat64 {
         }
     }
 
-    /// Ends the sessions whose lifetime ended by `now`.
+    /// Ends the sessions whose lifetime ended by `now`, and gives up the
+    /// datagrams not reassembled by then.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.state.handle_timeout(now);
+        self.frag.handle_timeout(now);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.state.poll_timeout()
+        match (self.state.poll_timeout(), self.frag.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next log event (RFC 6888 §4).

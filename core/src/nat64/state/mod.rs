@@ -71,13 +71,13 @@
 pub mod tcp;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv4Net;
 
 use self::tcp::{Expiry, Lifetime, Side, TcpState};
 use super::xlat::{icmp, Flow, Mapping, Meta, Proto, Reason, Role, Unmapped};
+use super::Keyed;
 use crate::rfc6052::Nat64Prefix;
 
 /// A point in time: milliseconds since an origin the caller chooses (after
@@ -467,60 +467,6 @@ struct Binding {
     sessions: u32,
 }
 
-/// The hash of the tables' keys: keyed by the caller's seed, so bucket
-/// placement cannot be predicted from outside (the keys hold addresses and
-/// ports any IPv4 node chooses), and no OS randomness is read (std's
-/// `RandomState` would).
-#[derive(Clone, Copy, Debug)]
-struct Keyed(u64);
-
-impl BuildHasher for Keyed {
-    type Hasher = KeyedHasher;
-    fn build_hasher(&self) -> KeyedHasher {
-        KeyedHasher(self.0)
-    }
-}
-
-/// A multiply-rotate hash over 8-byte words, finished by splitmix64.
-struct KeyedHasher(u64);
-
-impl Hasher for KeyedHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(w);
-            self.mix(u64::from_le_bytes(a));
-        }
-        let mut a = [0u8; 8];
-        let rest = words.remainder();
-        if let Some(dst) = a.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59));
-        }
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.mix(u64::from(n) | 0x100);
-    }
-    fn write_u16(&mut self, n: u16) {
-        self.mix(u64::from(n) | 0x1_0000);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.mix(n);
-    }
-    fn finish(&self) -> u64 {
-        super::xlat_mix(self.0)
-    }
-}
-
-impl KeyedHasher {
-    fn mix(&mut self, w: u64) {
-        self.0 = (self.0 ^ w)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
-    }
-}
-
 type Map<K, V> = HashMap<K, V, Keyed>;
 
 /// The tables.
@@ -551,7 +497,7 @@ pub struct State {
 impl State {
     /// Empty tables; `seed` drives port choice, so runs replay exactly.
     pub fn new(config: Config, seed: u64) -> Self {
-        let k = Keyed(super::xlat_mix(seed ^ 0x243f_6a88_85a3_08d3));
+        let k = Keyed::new(seed ^ 0x243f_6a88_85a3_08d3);
         Self {
             config,
             bib6: HashMap::with_hasher(k),

@@ -72,8 +72,9 @@
 //! - **Fragmented ICMP.** The ICMPv6 checksum covers a pseudo-header with
 //!   the length of the whole message, which a first fragment does not
 //!   carry, so fragmented ICMP (echo or error) is dropped
-//!   ([`Reason::IcmpFragment`]); a reassembling layer above may translate
-//!   the whole message.
+//!   ([`Reason::IcmpFragment`]); the stateful engine
+//!   ([`Nat64`](super::Nat64)) reassembles first ([`frag`](super::frag)),
+//!   so it translates the whole message.
 //! - **IPv4 DF=0 packets larger than the IPv4 MTU** (6 → 4, only IPv6
 //!   fragments or packets of at most 1260 bytes) are forwarded as they
 //!   are: IPv4 routers, the host's own stack first, fragment them.
@@ -643,6 +644,12 @@ pub enum Reason {
     FragmentedExtension,
     /// A fragment offset that does not fit 13 bits after re-fragmenting.
     FragmentOffset,
+    /// A fragment kept until its datagram is whole (not a loss).
+    Reassembling,
+    /// A fragment that cannot be reassembled: overlapping (RFC 5722),
+    /// past 65535 bytes, a middle piece not a multiple of 8, or its
+    /// datagram's ends disagree.
+    Fragment,
     /// The transport header is cut short.
     Truncated,
     /// Hop Limit or TTL exhausted (RFC 7915 §4.1, §5.1): Time Exceeded.
@@ -722,6 +729,8 @@ impl Reason {
             Self::ExtensionHeaders => "extension_headers",
             Self::FragmentedExtension => "fragmented_extension",
             Self::FragmentOffset => "fragment_offset",
+            Self::Reassembling => "reassembling",
+            Self::Fragment => "fragment",
             Self::Truncated => "truncated",
             Self::HopLimit => "hop_limit",
             Self::SourceRoute => "source_route",
