@@ -120,6 +120,17 @@ pub struct Timeouts {
     pub tcp_incoming_syn: u32,
 }
 
+impl Timeouts {
+    /// The seconds of a TCP lifetime.
+    fn secs(&self, l: Lifetime) -> u32 {
+        match l {
+            Lifetime::Est => self.tcp_est,
+            Lifetime::Trans => self.tcp_trans,
+            Lifetime::IncomingSyn => self.tcp_incoming_syn,
+        }
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
@@ -475,7 +486,7 @@ pub struct State {
     config: Config,
     bib6: Map<(Proto, Addr6), Addr4>,
     bib4: Map<(Proto, Addr4), Binding>,
-    sessions: Map<u64, Session>,
+    sessions: Slab,
     by6: Map<(Proto, Addr6, Addr6), u64>,
     by4: Map<(Proto, Addr4, Addr4), u64>,
     /// For address-dependent filtering: sessions per (binding, remote
@@ -488,7 +499,6 @@ pub struct State {
     /// With port blocks: the blocks taken.
     block_owner: Map<Addr4, Ipv6Addr>,
     expiry: BTreeSet<(Instant, u64)>,
-    next_id: u64,
     rng: u64,
     events: VecDeque<Event>,
     events_dropped: u64,
@@ -502,7 +512,7 @@ impl State {
             config,
             bib6: HashMap::with_hasher(k),
             bib4: HashMap::with_hasher(k),
-            sessions: HashMap::with_hasher(k),
+            sessions: Slab::default(),
             by6: HashMap::with_hasher(k),
             by4: HashMap::with_hasher(k),
             remotes: HashMap::with_hasher(k),
@@ -510,7 +520,6 @@ impl State {
             blocks: HashMap::with_hasher(k),
             block_owner: HashMap::with_hasher(k),
             expiry: BTreeSet::new(),
-            next_id: 0,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             events: VecDeque::new(),
             events_dropped: 0,
@@ -600,48 +609,39 @@ impl State {
     }
 
     fn lifetime(&self, l: Lifetime) -> u32 {
-        match l {
-            Lifetime::Est => self.config.timeouts.tcp_est,
-            Lifetime::Trans => self.config.timeouts.tcp_trans,
-            Lifetime::IncomingSyn => self.config.timeouts.tcp_incoming_syn,
-        }
-    }
-
-    fn set_expiry(&mut self, id: u64, at: Instant) {
-        if let Some(s) = self.sessions.get_mut(&id) {
-            s.expires = at;
-            if at < s.queued {
-                self.expiry.remove(&(s.queued, id));
-                s.queued = at;
-                self.expiry.insert((at, id));
-            }
-        }
+        self.config.timeouts.secs(l)
     }
 
     /// Applies a packet to an existing session: the TCP state machine,
-    /// then the lifetime.
+    /// then the lifetime (one slab access, and queue work only when the
+    /// lifetime got shorter).
     fn touch(&mut self, id: u64, side: Side, meta: &Meta, now: Instant) -> Option<Session> {
-        let s = *self.sessions.get(&id)?;
+        let t = self.config.timeouts;
+        let s = self.sessions.get_mut(&id)?;
         let secs = match (s.proto, s.tcp) {
             (Proto::Tcp, Some(state)) => {
                 let step = state.on_segment(side, meta.tcp_flags);
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.tcp = Some(step.state);
-                }
-                step.lifetime.map(|l| self.lifetime(l))
+                s.tcp = Some(step.state);
+                step.lifetime.map(|l| t.secs(l))
             }
-            (Proto::Icmp, _) => Some(self.config.timeouts.icmp),
-            _ => Some(self.config.timeouts.udp),
+            (Proto::Icmp, _) => Some(t.icmp),
+            _ => Some(t.udp),
         };
         if let Some(secs) = secs {
-            self.set_expiry(id, now.after_secs(secs));
+            let at = now.after_secs(secs);
+            s.expires = at;
+            if at < s.queued {
+                let old = s.queued;
+                s.queued = at;
+                self.expiry.remove(&(old, id));
+                self.expiry.insert((at, id));
+            }
         }
         self.sessions.get(&id).copied()
     }
 
     fn insert_session(&mut self, s: Session) -> u64 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.sessions.next_id();
         self.by6.insert((s.proto, s.x6, s.y6), id);
         self.by4.insert((s.proto, s.y4, s.t4), id);
         let r = self.remotes.entry((s.proto, s.t4, s.y4.0)).or_insert(0);
@@ -941,6 +941,56 @@ impl State {
             }
         }
         None
+    }
+}
+
+/// The sessions, by index: one allocation, no hashing, freed slots reused.
+#[derive(Clone, Debug, Default)]
+struct Slab {
+    items: Vec<Option<Session>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Slab {
+    fn get(&self, id: &u64) -> Option<&Session> {
+        self.items.get(usize::try_from(*id).ok()?)?.as_ref()
+    }
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Session> {
+        self.items.get_mut(usize::try_from(*id).ok()?)?.as_mut()
+    }
+    /// The id the next [`insert`](Self::insert) should use.
+    fn next_id(&self) -> u64 {
+        self.free
+            .last()
+            .map_or(self.items.len() as u64, |&i| u64::from(i))
+    }
+    fn insert(&mut self, id: u64, s: Session) {
+        let Ok(i) = usize::try_from(id) else { return };
+        if self
+            .free
+            .last()
+            .is_some_and(|&f| usize::try_from(f) == Ok(i))
+        {
+            self.free.pop();
+        }
+        match self.items.get_mut(i) {
+            Some(slot) => *slot = Some(s),
+            None => self.items.push(Some(s)),
+        }
+        self.len = self.len.saturating_add(1);
+    }
+    fn remove(&mut self, id: &u64) -> Option<Session> {
+        let i = usize::try_from(*id).ok()?;
+        let s = self.items.get_mut(i)?.take()?;
+        if let Ok(i) = u32::try_from(i) {
+            self.free.push(i);
+        }
+        self.len = self.len.saturating_sub(1);
+        Some(s)
+    }
+    fn len(&self) -> usize {
+        self.len
     }
 }
 
