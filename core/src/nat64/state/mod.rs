@@ -66,7 +66,11 @@
 //! size). [`State::handle_timeout`] does O(log n) work per session it ends
 //! or moves. Sessions and bindings are bounded by
 //! [`ConfigBuilder::max_sessions`] and [`ConfigBuilder::max_bindings_per_host`];
-//! the event queue by [`MAX_EVENTS`].
+//! the event queue by [`MAX_EVENTS`]; a new binding looks at no more than
+//! [`MAX_PROBES`] ports, so a full pool costs each refused packet a bounded
+//! amount of work (a nearly full one may then refuse where a free port was
+//! left). Alarm events (pool exhausted, limits) are queued at most once a
+//! second per kind.
 
 pub mod tcp;
 
@@ -235,6 +239,10 @@ pub enum ConfigError {
         min: u32,
     },
 }
+
+/// The most ports (or blocks) one binding attempt looks at before it
+/// reports the pool exhausted: the bound on its work when the pool is full.
+pub const MAX_PROBES: usize = 8192;
 
 /// The longest event queue; older events are dropped past it (and counted
 /// by [`State::events_dropped`]).
@@ -499,6 +507,10 @@ pub struct State {
     /// With port blocks: the blocks taken.
     block_owner: Map<Addr4, Ipv6Addr>,
     expiry: BTreeSet<(Instant, u64)>,
+    /// Ports or blocks a binding attempt may still look at.
+    budget: usize,
+    /// When each kind of alarm event was last queued (pool, host, table).
+    alarms: [Option<Instant>; 3],
     rng: u64,
     events: VecDeque<Event>,
     events_dropped: u64,
@@ -520,6 +532,8 @@ impl State {
             blocks: HashMap::with_hasher(k),
             block_owner: HashMap::with_hasher(k),
             expiry: BTreeSet::new(),
+            budget: 0,
+            alarms: [None; 3],
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             events: VecDeque::new(),
             events_dropped: 0,
@@ -711,22 +725,31 @@ impl State {
         }
         let used = self.hosts.get(&x6.0).copied();
         if used.is_some_and(|(_, n)| n >= self.config.max_bindings_per_host) {
-            self.event(Event::HostLimit {
-                host: x6.0,
-                at: now,
-            });
+            self.alarm(
+                1,
+                now,
+                Event::HostLimit {
+                    host: x6.0,
+                    at: now,
+                },
+            );
             return Err(Unmapped::silent(Reason::Limit));
         }
+        self.budget = MAX_PROBES;
         let found = match self.config.port_block {
             Some(b) => self.free_in_blocks(proto, x6, b, now),
             None => self.free_transport(proto, x6, used.map(|(a, _)| a)),
         };
         let Some(t4) = found else {
-            self.event(Event::PoolExhausted {
-                proto,
-                host: x6.0,
-                at: now,
-            });
+            self.alarm(
+                0,
+                now,
+                Event::PoolExhausted {
+                    proto,
+                    host: x6.0,
+                    at: now,
+                },
+            );
             return Err(Unmapped::unreachable(
                 Reason::PoolExhausted,
                 icmp::v6::CODE_ADDRESS_UNREACHABLE,
@@ -811,6 +834,7 @@ impl State {
             for j in 0..count {
                 let index = first_index.wrapping_add(offset.wrapping_add(j).checked_rem(count)?);
                 let first = u16::try_from(index.saturating_mul(size32)).ok()?;
+                self.budget = self.budget.checked_sub(1)?;
                 if !self.block_owner.contains_key(&(addr, first)) {
                     return Some((addr, first));
                 }
@@ -830,9 +854,8 @@ impl State {
         size: u16,
         wanted: u16,
     ) -> Option<u16> {
-        let free = |s: &Self, p: u16| !s.bib4.contains_key(&(proto, (addr, p)));
         let last = first.saturating_add(size.saturating_sub(1));
-        if (first..=last).contains(&wanted) && free(self, wanted) {
+        if (first..=last).contains(&wanted) && self.free(proto, addr, wanted)? {
             return Some(wanted);
         }
         let span = u64::from(size);
@@ -849,7 +872,7 @@ impl State {
                 if pass == 0 && parity.is_some_and(|b| p & 1 != b) {
                     continue;
                 }
-                if free(self, p) {
+                if self.free(proto, addr, p)? {
                     return Some(p);
                 }
             }
@@ -871,6 +894,27 @@ impl State {
                 at: now,
             });
         }
+    }
+
+    /// Whether `proto` port `p` on `addr` is unbound; `None` once the
+    /// attempt's budget of [`MAX_PROBES`] looks is spent.
+    fn free(&mut self, proto: Proto, addr: Ipv4Addr, p: u16) -> Option<bool> {
+        self.budget = self.budget.checked_sub(1)?;
+        Some(!self.bib4.contains_key(&(proto, (addr, p))))
+    }
+
+    /// Queues an alarm event (pool exhausted, host limit, table full) at
+    /// most once a second per kind, so a flood of refused packets cannot
+    /// flood the log.
+    fn alarm(&mut self, kind: usize, now: Instant, e: Event) {
+        let Some(last) = self.alarms.get_mut(kind) else {
+            return;
+        };
+        if last.is_some_and(|t| now.millis() < t.millis().saturating_add(1000)) {
+            return;
+        }
+        *last = Some(now);
+        self.event(e);
     }
 
     /// A free pool transport address: on the host's address first (paired
@@ -897,6 +941,9 @@ impl State {
             if let Some(port) = self.free_port(proto, addr, x6.1) {
                 return Some((addr, port));
             }
+            if self.budget == 0 {
+                return None;
+            }
         }
         None
     }
@@ -905,8 +952,7 @@ impl State {
     /// else a random one of the same range and parity, else any.
     fn free_port(&mut self, proto: Proto, addr: Ipv4Addr, wanted: u16) -> Option<u16> {
         let (lo, hi) = self.config.ports;
-        let free = |s: &Self, p: u16| !s.bib4.contains_key(&(proto, (addr, p)));
-        if (lo..=hi).contains(&wanted) && free(self, wanted) {
+        if (lo..=hi).contains(&wanted) && self.free(proto, addr, wanted)? {
             return Some(wanted);
         }
         // The same range (RFC 6146 §3.5.1.1: well-known or not) when the
@@ -934,7 +980,7 @@ impl State {
                     if pass == 0 && parity.is_some_and(|b| p & 1 != b) {
                         continue;
                     }
-                    if free(self, p) {
+                    if self.free(proto, addr, p)? {
                         return Some(p);
                     }
                 }
@@ -1049,7 +1095,7 @@ impl Mapping for StateMapping<'_> {
             _ => (None, st.config.timeouts.udp),
         };
         if st.sessions.len() >= st.config.max_sessions {
-            st.event(Event::SessionLimit { at: now });
+            st.alarm(2, now, Event::SessionLimit { at: now });
             return Err(Unmapped::silent(Reason::Limit));
         }
         let t4 = st.bind(f.proto, x6, now)?;
@@ -1129,7 +1175,7 @@ impl Mapping for StateMapping<'_> {
             _ => (None, st.config.timeouts.udp),
         };
         if st.sessions.len() >= st.config.max_sessions {
-            st.event(Event::SessionLimit { at: now });
+            st.alarm(2, now, Event::SessionLimit { at: now });
             return Err(Unmapped::silent(Reason::Limit));
         }
         let y6_port = if f.proto == Proto::Icmp {

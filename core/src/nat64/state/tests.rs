@@ -552,3 +552,36 @@ fn port_block_config() {
         Err(ConfigError::PortBlock { .. })
     ));
 }
+
+#[test]
+fn alarm_events_are_rate_limited() {
+    let mut st = state_with(
+        Config::builder()
+            .pool("203.0.113.0/30".parse().unwrap())
+            .max_bindings_per_host(1),
+    );
+    st.mapping(at(0))
+        .map_6to4(&out6(Proto::Udp, 1, 53), &meta(0, 0))
+        .unwrap();
+    for p in 2..100 {
+        assert!(st
+            .mapping(at(0))
+            .map_6to4(&out6(Proto::Udp, p, 53), &meta(0, 0))
+            .is_err());
+    }
+    let limits = |st: &mut State| {
+        std::iter::from_fn(|| st.poll_event())
+            .filter(|e| matches!(e, Event::HostLimit { .. }))
+            .count()
+    };
+    assert_eq!(
+        limits(&mut st),
+        1,
+        "one alarm for 98 refusals in the same second"
+    );
+    assert!(st
+        .mapping(at(1))
+        .map_6to4(&out6(Proto::Udp, 100, 53), &meta(0, 0))
+        .is_err());
+    assert_eq!(limits(&mut st), 1, "and another a second later");
+}
