@@ -77,7 +77,11 @@ pub struct Nat64 {
 
 impl Nat64 {
     /// An engine with empty tables; `seed` drives every random choice
-    /// (ports, IPv4 identifications), so runs replay exactly.
+    /// (ports, IPv4 identifications), so runs replay exactly. The ICMP
+    /// errors the translator sends itself come from
+    /// [`xlat::ConfigBuilder::icmp_source_v4`] and `icmp_source_v6`: give a
+    /// pool address (and an IPv6 address of the translator) so that they
+    /// are routable; the defaults are RFC 7600's dummy 192.0.0.8.
     pub fn new(xlat: xlat::Config, state: state::Config, seed: u64) -> Self {
         Self {
             xlat: Translator::new(xlat, seed),
