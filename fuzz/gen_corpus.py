@@ -11,6 +11,12 @@ dns64_response: two bytes choosing the client's query and the DNS64
 configuration, then upstream answers as length-prefixed DNS messages (see
 fuzz/src/dns64_response.rs): NODATA with SOA, A answers, CNAME chains,
 NXDOMAIN, SERVFAIL, truncated, EDE, RRSIGs, PTR, and garbage.
+xlat_6to4 / xlat_4to6: IPv6 and IPv4 packets of every kind the translator
+handles (UDP, TCP, echo, fragments, extension headers, options, ICMP errors
+quoting a packet, RFC 4884 extensions, Packet Too Big, hop limit 1).
+nat64_engine: conversations as records of [flags, dt, len/8] + packet (see
+fuzz/src/nat64_engine.rs): UDP, TCP handshakes, pings, hairpinning, time
+jumps that end sessions.
 Files are named after what they hold; running this again rewrites them.
 """
 import ipaddress
@@ -405,3 +411,168 @@ seed("forward-excluded-name.bin", AAAA_Q, 1 | NAME_EXCLUDED)
 b0, b1 = AAAA_Q | PLAUSIBLE, 7 | 0xC0
 i = qid(b0, b1)
 seed("badcookie-no-edns.bin", b0, b1, dns(i, WWW, T_AAAA, rcode=7, additional=[rr(".", T_OPT, 0x01000000, b"", rclass=1232)]))
+
+
+# --- xlat_6to4 / xlat_4to6 ---------------------------------------------------
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(">%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def seal(l4, at, pseudo):
+    l4 = l4[:at] + b"\0\0" + l4[at + 2:]
+    c = csum(pseudo + l4)
+    return l4[:at] + struct.pack(">H", c) + l4[at + 2:]
+
+
+def v6addr(text):
+    return ipaddress.IPv6Address(text).packed
+
+
+def v4addr(text):
+    return ipaddress.IPv4Address(text).packed
+
+
+H6, S6 = v6addr("64:ff9b::c000:201"), v6addr("64:ff9b::c633:6407")
+H4, S4 = v4addr("192.0.2.1"), v4addr("198.51.100.7")
+
+
+def ip6(src, dst, nh, payload, hop=64, tc=0):
+    return (struct.pack(">IHBB", (6 << 28) | (tc << 20), len(payload), nh, hop) + src + dst + payload)
+
+
+def ps6(src, dst, length, nh):
+    return src + dst + struct.pack(">IxxxB", length, nh)
+
+
+def ip4(src, dst, proto, payload, ttl=64, df=True, mf=False, off=0, ident=0x1234, options=b"", tos=0):
+    ihl = 5 + len(options) // 4
+    flags = (0x4000 if df else 0) | (0x2000 if mf else 0) | off
+    h = struct.pack(">BBHHHBBH", 0x40 | ihl, tos, ihl * 4 + len(payload), ident, flags, ttl, proto, 0) + src + dst + options
+    h = h[:10] + struct.pack(">H", csum(h)) + h[12:]
+    return h + payload
+
+
+def ps4(src, dst, length, proto):
+    return src + dst + struct.pack(">xBH", proto, length)
+
+
+def udp(sport, dport, data, pseudo):
+    u = struct.pack(">HHHH", sport, dport, 8 + len(data), 0) + data
+    return seal(u, 6, pseudo(len(u)))
+
+
+def tcp(sport, dport, data, pseudo, flags=0x18):
+    t = struct.pack(">HHIIBBHHH", sport, dport, 1, 0, 0x50, flags, 0xFFFF, 0, 0) + data
+    return seal(t, 16, pseudo(len(t)))
+
+
+def icmp4(ty, code, rest, body):
+    m = struct.pack(">BBH", ty, code, 0) + rest + body
+    return seal(m, 2, b"")
+
+
+def icmp6(src, dst, ty, code, rest, body):
+    m = struct.pack(">BBH", ty, code, 0) + rest + body
+    return seal(m, 2, ps6(src, dst, len(m), 58))
+
+
+def udp6(src, dst, data, sport=40000, dport=53):
+    return ip6(src, dst, 17, udp(sport, dport, data, lambda n: ps6(src, dst, n, 17)))
+
+
+def udp4(src, dst, data, sport=53, dport=40000, **kw):
+    return ip4(src, dst, 17, udp(sport, dport, data, lambda n: ps4(src, dst, n, 17)), **kw)
+
+
+# IPv6 -> IPv4.
+T = "xlat_6to4"
+write(T, "udp.bin", udp6(H6, S6, b"hello, v4"))
+write(T, "tcp-syn.bin", ip6(H6, S6, 6, tcp(40000, 443, b"", lambda n: ps6(H6, S6, n, 6), flags=0x02)))
+write(T, "tcp-1500.bin", ip6(H6, S6, 6, tcp(40000, 443, bytes(1440), lambda n: ps6(H6, S6, n, 6))))
+write(T, "echo-request.bin", ip6(H6, S6, 58, icmp6(H6, S6, 128, 0, struct.pack(">HH", 7, 1), b"ping")))
+write(T, "hop-limit-1.bin", ip6(H6, S6, 17, udp(1, 2, b"x", lambda n: ps6(H6, S6, n, 17)), hop=1))
+u = udp(1, 2, bytes(64), lambda n: ps6(H6, S6, n, 17))
+write(T, "fragment-first.bin", ip6(H6, S6, 44, struct.pack(">BxHI", 17, 1, 0xABCD) + u[:48]))
+write(T, "fragment-later.bin", ip6(H6, S6, 44, struct.pack(">BxHI", 17, 48, 0xABCD) + u[48:]))
+write(T, "hop-by-hop-dstopts.bin", ip6(H6, S6, 0, bytes([60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0]) + udp(1, 2, b"ext", lambda n: ps6(H6, S6, n, 17))))
+write(T, "routing-segments-left.bin", ip6(H6, S6, 43, bytes([17, 2, 0, 1]) + bytes(20) + udp(1, 2, b"rt", lambda n: ps6(H6, S6, n, 17))))
+write(T, "udp-zero-checksum.bin", ip6(H6, S6, 17, struct.pack(">HHHH", 1, 2, 10, 0) + b"zz"))
+write(T, "mld-query.bin", ip6(H6, S6, 58, icmp6(H6, S6, 130, 0, bytes(4), bytes(16)), hop=1))
+q6 = udp6(S6, H6, bytes(40), sport=53, dport=40000)
+R6 = v6addr("2001:db8::1")
+for name, ty, code, rest in [("dest-unreach-port", 1, 4, bytes(4)), ("packet-too-big", 2, 0, struct.pack(">I", 1400)),
+                             ("time-exceeded", 3, 0, bytes(4)), ("param-problem-next-header", 4, 1, struct.pack(">I", 6)),
+                             ("param-problem-pointer", 4, 0, struct.pack(">I", 24))]:
+    write(T, name + ".bin", ip6(R6, S6, 58, icmp6(R6, S6, ty, code, rest, q6)))
+ext = bytes([0x20, 0, 0, 0, 0, 8, 1, 1, 1, 2, 3, 4])
+orig = q6 + bytes(128 - len(q6))
+write(T, "rfc4884-extension.bin", ip6(R6, S6, 58, icmp6(R6, S6, 1, 0, bytes([16, 0, 0, 0]), orig + ext)))
+write(T, "error-about-error.bin", ip6(R6, S6, 58, icmp6(R6, S6, 1, 0, bytes(4), ip6(S6, H6, 58, icmp6(S6, H6, 1, 4, bytes(4), bytes(48))))))
+write(T, "junk.bin", b"\x60" + bytes(10))
+
+# IPv4 -> IPv6.
+T = "xlat_4to6"
+write(T, "udp.bin", udp4(S4, H4, b"hello, v6"))
+write(T, "tcp.bin", ip4(S4, H4, 6, tcp(443, 40000, b"data", lambda n: ps4(S4, H4, n, 6))))
+write(T, "echo-reply.bin", ip4(S4, H4, 1, icmp4(0, 0, struct.pack(">HH", 7, 1), b"pong")))
+write(T, "ttl-1.bin", udp4(S4, H4, b"x", ttl=1))
+write(T, "udp-zero-checksum.bin", ip4(S4, H4, 17, struct.pack(">HHHH", 53, 40000, 10, 0) + b"zz"))
+write(T, "df0-3000.bin", udp4(S4, H4, bytes(range(256)) * 12, df=False))
+write(T, "df1-too-big.bin", udp4(S4, H4, bytes(1472)))
+write(T, "fragment-first.bin", udp4(S4, H4, bytes(64), df=False, mf=True)[:20 + 48])
+write(T, "options-record-route.bin", udp4(S4, H4, b"opts", options=bytes([7, 7, 4, 0, 0, 0, 0, 0])))
+write(T, "options-source-route.bin", udp4(S4, H4, b"lsrr", options=bytes([131, 7, 4, 10, 0, 0, 1, 0])))
+write(T, "timestamp.bin", ip4(S4, H4, 1, icmp4(13, 0, bytes(4), bytes(12))))
+q4 = udp4(H4, S4, bytes(40), sport=40000, dport=53)
+R4 = v4addr("203.0.113.254")
+for name, ty, code, rest in [("dest-unreach-port", 3, 3, bytes(4)), ("frag-needed", 3, 4, struct.pack(">HH", 0, 1400)),
+                             ("frag-needed-mtu-0", 3, 4, bytes(4)), ("protocol-unreach", 3, 2, bytes(4)),
+                             ("time-exceeded", 11, 0, bytes(4)), ("param-problem", 12, 0, bytes([9, 0, 0, 0]))]:
+    write(T, name + ".bin", ip4(R4, H4, 1, icmp4(ty, code, rest, q4), df=False))
+orig = q4 + bytes(128 - len(q4))
+write(T, "rfc4884-extension.bin", ip4(R4, H4, 1, icmp4(11, 0, bytes([0, 32, 0, 0]), orig + ext), df=False))
+write(T, "error-about-error.bin", ip4(R4, H4, 1, icmp4(3, 1, bytes(4), ip4(H4, S4, 1, icmp4(3, 3, bytes(4), q4[:28]))), df=False))
+write(T, "junk.bin", b"\x45" + bytes(10))
+
+
+# --- nat64_engine --------------------------------------------------------------
+
+def rec(flags, dt, pkt):
+    pkt = pkt + bytes(-len(pkt) % 8)
+    return bytes([flags]) + struct.pack("<H", dt) + bytes([len(pkt) // 8]) + pkt
+
+
+T = "nat64_engine"
+POOL0 = v4addr("203.0.113.0")
+SRV = v4addr("198.51.100.7")
+SRV6 = v6addr("64:ff9b::c633:6407")
+HOST = v6addr("2001:db8:1::10")
+up = udp6(HOST, SRV6, b"query", sport=1100, dport=53)
+down = udp4(SRV, POOL0, b"answer", sport=53, dport=1100)
+write(T, "udp-conversation.bin", rec(0, 0, up) + rec(0x41, 10, down) + rec(0x30, 400, up) + rec(0x41, 0, down) + rec(1, 0, down))
+syn = ip6(HOST, SRV6, 6, tcp(1101, 443, b"", lambda n: ps6(HOST, SRV6, n, 6), flags=0x02))
+synack = ip4(SRV, POOL0, 6, tcp(443, 1101, b"", lambda n: ps4(SRV, POOL0, n, 6), flags=0x12))
+fin = ip6(HOST, SRV6, 6, tcp(1101, 443, b"", lambda n: ps6(HOST, SRV6, n, 6), flags=0x11))
+write(T, "tcp-open-close.bin", rec(0, 0, syn) + rec(0x41, 5, synack) + rec(0, 5, fin) + rec(0x41, 5, synack) + rec(0x71, 300, synack))
+ping = ip6(HOST, SRV6, 58, icmp6(HOST, SRV6, 128, 0, struct.pack(">HH", 1102, 1), b"ping"))
+pong = ip4(SRV, POOL0, 1, icmp4(0, 0, struct.pack(">HH", 1102, 1), b"ping"))
+write(T, "ping.bin", rec(0, 0, ping) + rec(0x41, 1, pong) + rec(1, 1, pong))
+hair = udp6(HOST, SRV6, b"to a pool address", sport=1103, dport=1100)
+write(T, "hairpin.bin", rec(0, 0, up) + rec(4, 1, hair))
+write(T, "raw-junk.bin", rec(0x08, 0, b"\x60" + bytes(50)) + rec(0x09, 0, b"\x45" + bytes(30)))
+big = udp6(HOST, SRV6, bytes(range(256)) * 8, sport=1104, dport=53)
+body = big[40:]
+f1 = ip6(HOST, SRV6, 44, struct.pack(">BxHI", 17, 1, 7) + body[:1232])
+f2 = ip6(HOST, SRV6, 44, struct.pack(">BxHI", 17, 1232 | 0, 7) + body[1232:])
+write(T, "fragments-v6.bin", rec(0, 0, f2) + rec(0, 1, f1))
+whole = udp4(SRV, POOL0, bytes(range(256)) * 8, sport=53, dport=1104, df=False)
+pay = whole[20:]
+g1 = ip4(SRV, POOL0, 17, pay[:1480], df=False, mf=True)
+g2 = ip4(SRV, POOL0, 17, pay[1480:], df=False, off=1480 // 8)
+write(T, "fragments-v4.bin", rec(0, 0, up) + rec(0x41, 1, g2) + rec(0x41, 1, g1) + rec(0x21, 90, g2))

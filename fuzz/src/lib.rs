@@ -14,7 +14,11 @@
 pub mod client_hello;
 pub mod dns64_response;
 pub mod http_head;
+pub mod nat64_engine;
 pub mod proxy_header;
+pub mod xlat;
+pub mod xlat_4to6;
+pub mod xlat_6to4;
 
 /// A cut point in `0..=data.len()` derived from the bytes themselves
 /// (FNV-1a), so a check can compare a prefix with the whole input and still

@@ -52,3 +52,18 @@ fn http_head() {
 fn proxy_header() {
     replay("proxy_header", sixgate_fuzz::proxy_header::check);
 }
+
+#[test]
+fn xlat_6to4() {
+    replay("xlat_6to4", sixgate_fuzz::xlat_6to4::check);
+}
+
+#[test]
+fn xlat_4to6() {
+    replay("xlat_4to6", sixgate_fuzz::xlat_4to6::check);
+}
+
+#[test]
+fn nat64_engine() {
+    replay("nat64_engine", sixgate_fuzz::nat64_engine::check);
+}

@@ -1,0 +1,605 @@
+//! Simulation over virtual time: IPv6 clients, the NAT64 engine and IPv4
+//! servers stepping real packets (quinn `tests/util.rs::Pair` style).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use sixgate::nat64::state::{self, Event, Instant};
+use sixgate::nat64::xlat::{self, Reason, MAX_OUTPUT};
+use sixgate::nat64::{Emit, Nat64};
+use sixgate::Nat64Prefix;
+
+fn ones_sum(data: &[u8]) -> u32 {
+    let mut s: u32 = 0;
+    for c in data.chunks(2) {
+        s += (u32::from(c[0]) << 8) | u32::from(*c.get(1).unwrap_or(&0));
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s
+}
+
+fn seal(l4: &mut [u8], at: usize, pseudo: &[u8]) {
+    l4[at..at + 2].copy_from_slice(&[0, 0]);
+    let mut all = pseudo.to_vec();
+    all.extend_from_slice(l4);
+    let c = !(ones_sum(&all) as u16);
+    l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+fn pseudo6(src: Ipv6Addr, dst: Ipv6Addr, len: usize, next: u8) -> Vec<u8> {
+    [
+        &src.octets()[..],
+        &dst.octets(),
+        &(len as u32).to_be_bytes(),
+        &[0, 0, 0, next],
+    ]
+    .concat()
+}
+
+fn pseudo4(src: Ipv4Addr, dst: Ipv4Addr, len: usize, proto: u8) -> Vec<u8> {
+    [
+        &src.octets()[..],
+        &dst.octets(),
+        &[0, proto],
+        &(len as u16).to_be_bytes(),
+    ]
+    .concat()
+}
+
+/// A transport segment: UDP (17), TCP (6) with `flags`, or ICMP echo
+/// (1 or 58, ports = identifier and sequence).
+fn l4(proto: u8, sport: u16, dport: u16, flags: u8, data: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    match proto {
+        17 => {
+            t.extend_from_slice(&sport.to_be_bytes());
+            t.extend_from_slice(&dport.to_be_bytes());
+            t.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+            t.extend_from_slice(&[0, 0]);
+        }
+        6 => {
+            t.extend_from_slice(&sport.to_be_bytes());
+            t.extend_from_slice(&dport.to_be_bytes());
+            t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        }
+        _ => {
+            t.extend_from_slice(&[flags, 0, 0, 0]);
+            t.extend_from_slice(&sport.to_be_bytes());
+            t.extend_from_slice(&dport.to_be_bytes());
+        }
+    }
+    t.extend_from_slice(data);
+    t
+}
+
+fn at_of(proto: u8) -> usize {
+    match proto {
+        17 => 6,
+        6 => 16,
+        _ => 2,
+    }
+}
+
+fn v6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut t = l4(proto, sport, dport, flags, data);
+    let len = t.len();
+    seal(&mut t, at_of(proto), &pseudo6(src, dst, len, proto));
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(t.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[proto, 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&t);
+    p
+}
+
+fn v4_with(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = !(ones_sum(&h) as u16);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+fn v4(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut t = l4(proto, sport, dport, flags, data);
+    let len = t.len();
+    let pseudo = if proto == 1 {
+        Vec::new()
+    } else {
+        pseudo4(src, dst, len, proto)
+    };
+    seal(&mut t, at_of(proto), &pseudo);
+    v4_with(src, dst, proto, &t)
+}
+
+/// What a packet says, read naively, with its checksum verified.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen<A> {
+    src: A,
+    dst: A,
+    sport: u16,
+    dport: u16,
+    data: Vec<u8>,
+}
+
+fn read6(p: &[u8]) -> Seen<Ipv6Addr> {
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap());
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap());
+    let t = &p[40..];
+    assert_eq!(
+        ones_sum(&[pseudo6(src, dst, t.len(), p[6]), t.to_vec()].concat()),
+        0xffff,
+        "checksum"
+    );
+    let (sport, dport, hdr) = match p[6] {
+        58 => (
+            u16::from_be_bytes([t[4], t[5]]),
+            u16::from_be_bytes([t[6], t[7]]),
+            8,
+        ),
+        6 => (
+            u16::from_be_bytes([t[0], t[1]]),
+            u16::from_be_bytes([t[2], t[3]]),
+            20,
+        ),
+        _ => (
+            u16::from_be_bytes([t[0], t[1]]),
+            u16::from_be_bytes([t[2], t[3]]),
+            8,
+        ),
+    };
+    Seen {
+        src,
+        dst,
+        sport,
+        dport,
+        data: t[hdr..].to_vec(),
+    }
+}
+
+fn read4(p: &[u8]) -> Seen<Ipv4Addr> {
+    assert_eq!(ones_sum(&p[..20]), 0xffff, "header checksum");
+    let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+    let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
+    let t = &p[20..];
+    let pseudo = if p[9] == 1 {
+        Vec::new()
+    } else {
+        pseudo4(src, dst, t.len(), p[9])
+    };
+    assert_eq!(ones_sum(&[pseudo, t.to_vec()].concat()), 0xffff, "checksum");
+    let (sport, dport, hdr) = match p[9] {
+        1 => (
+            u16::from_be_bytes([t[4], t[5]]),
+            u16::from_be_bytes([t[6], t[7]]),
+            8,
+        ),
+        6 => (
+            u16::from_be_bytes([t[0], t[1]]),
+            u16::from_be_bytes([t[2], t[3]]),
+            20,
+        ),
+        _ => (
+            u16::from_be_bytes([t[0], t[1]]),
+            u16::from_be_bytes([t[2], t[3]]),
+            8,
+        ),
+    };
+    Seen {
+        src,
+        dst,
+        sport,
+        dport,
+        data: t[hdr..].to_vec(),
+    }
+}
+
+const POOL: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+
+fn client() -> Ipv6Addr {
+    "2001:db8:1::10".parse().unwrap()
+}
+
+fn server6() -> Ipv6Addr {
+    Nat64Prefix::WELL_KNOWN.embed(SERVER)
+}
+
+fn nat() -> Nat64 {
+    let st = state::Config::builder()
+        .pool("203.0.113.1/32".parse().unwrap())
+        .build()
+        .unwrap();
+    Nat64::new(xlat::Config::default(), st, 9)
+}
+
+struct Net {
+    nat: Nat64,
+    out: Vec<u8>,
+}
+
+impl Net {
+    fn new() -> Self {
+        Self {
+            nat: nat(),
+            out: vec![0; MAX_OUTPUT],
+        }
+    }
+    /// An IPv6 packet in; the one IPv4 packet out.
+    fn up(&mut self, now: u64, p: &[u8]) -> Vec<u8> {
+        match self
+            .nat
+            .handle_v6(Instant::from_secs(now), p, &mut self.out)
+        {
+            Emit::V4 {
+                len,
+                chunk,
+                reply: None,
+            } if chunk == len => self.out[..len].to_vec(),
+            e => panic!("expected one IPv4 packet, got {e:?}"),
+        }
+    }
+    /// An IPv4 packet in; the one IPv6 packet out.
+    fn down(&mut self, now: u64, p: &[u8]) -> Vec<u8> {
+        match self
+            .nat
+            .handle_v4(Instant::from_secs(now), p, &mut self.out)
+        {
+            Emit::V6 {
+                len,
+                chunk,
+                reply: None,
+            } if chunk == len => self.out[..len].to_vec(),
+            e => panic!("expected one IPv6 packet, got {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn udp_conversation_and_expiry() {
+    let mut net = Net::new();
+    let q = net.up(0, &v6(client(), server6(), 17, 5000, 53, 0, b"query"));
+    let seen = read4(&q);
+    assert_eq!(
+        seen,
+        Seen {
+            src: POOL,
+            dst: SERVER,
+            sport: 5000,
+            dport: 53,
+            data: b"query".to_vec()
+        }
+    );
+    let a = net.down(1, &v4(SERVER, POOL, 17, 53, 5000, 0, b"answer"));
+    assert_eq!(
+        read6(&a),
+        Seen {
+            src: server6(),
+            dst: client(),
+            sport: 53,
+            dport: 5000,
+            data: b"answer".to_vec()
+        }
+    );
+    assert!(matches!(
+        net.nat.poll_event(),
+        Some(Event::BibCreated { .. })
+    ));
+    // Five minutes after the last packet the session is gone; the server's
+    // next datagram gets Port Unreachable.
+    // The timer first comes up at 300 (the query's lifetime), finds the
+    // session refreshed, and comes back at 301.
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(300)));
+    net.nat.handle_timeout(Instant::from_secs(300));
+    assert_eq!(net.nat.state().session_count(), 1);
+    let due = net.nat.poll_timeout().unwrap();
+    assert_eq!(due, Instant::from_secs(301));
+    net.nat.handle_timeout(due);
+    assert!(matches!(
+        net.nat.poll_event(),
+        Some(Event::BibRemoved { .. })
+    ));
+    let late = v4(SERVER, POOL, 17, 53, 5000, 0, b"late");
+    match net
+        .nat
+        .handle_v4(Instant::from_secs(302), &late, &mut net.out)
+    {
+        Emit::V4 {
+            len,
+            reply: Some(Reason::Unmapped),
+            ..
+        } => {
+            let icmp = &net.out[20..len];
+            assert_eq!(&icmp[..2], &[3, 3], "Port Unreachable");
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn ping_maps_the_identifier() {
+    let mut net = Net::new();
+    let req = net.up(0, &v6(client(), server6(), 58, 0x4242, 1, 128, b"ping"));
+    let seen = read4(&req);
+    assert_eq!((seen.dst, seen.dport), (SERVER, 1));
+    let id = seen.sport;
+    let rep = net.down(1, &v4(SERVER, POOL, 1, id, 1, 0, b"ping"));
+    let back = read6(&rep);
+    assert_eq!(
+        (back.dst, back.sport, back.data),
+        (client(), 0x4242, b"ping".to_vec())
+    );
+    assert_eq!(rep[40], 129, "Echo Reply");
+}
+
+#[test]
+fn tcp_handshake_close_and_timers() {
+    let mut net = Net::new();
+    let syn = net.up(0, &v6(client(), server6(), 6, 40000, 443, 0x02, b""));
+    let t = read4(&syn).sport;
+    let synack = net.down(0, &v4(SERVER, POOL, 6, 443, t, 0x12, b""));
+    assert_eq!(read6(&synack).dport, 40000);
+    net.nat.handle_timeout(Instant::from_secs(240));
+    assert_eq!(
+        net.nat.poll_timeout(),
+        Some(Instant::from_secs(7440)),
+        "ESTABLISHED"
+    );
+    net.up(10, &v6(client(), server6(), 6, 40000, 443, 0x11, b""));
+    net.down(11, &v4(SERVER, POOL, 6, 443, t, 0x11, b""));
+    assert_eq!(
+        net.nat.poll_timeout(),
+        Some(Instant::from_secs(11 + 240)),
+        "both FINs: TCP_TRANS"
+    );
+    net.nat.handle_timeout(Instant::from_secs(251));
+    assert_eq!(net.nat.state().session_count(), 0);
+    // A stray segment from the server now goes nowhere.
+    let stray = v4(SERVER, POOL, 6, 443, t, 0x10, b"");
+    assert_eq!(
+        net.nat
+            .handle_v4(Instant::from_secs(252), &stray, &mut net.out),
+        Emit::Drop(Reason::Unmapped)
+    );
+}
+
+#[test]
+fn icmp_errors_come_back_through_the_session() {
+    let mut net = Net::new();
+    let out = net.up(0, &v6(client(), server6(), 17, 5000, 53, 0, b"query"));
+    // A router on the IPv4 side says the server's port is closed.
+    let router = Ipv4Addr::new(192, 0, 2, 254);
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&out[..28]);
+    seal(&mut icmp, 2, &[]);
+    let err = net.down(1, &v4_with(router, POOL, 1, &icmp));
+    assert_eq!(err[6], 58);
+    assert_eq!(&err[40..42], &[1, 4], "ICMPv6 port unreachable");
+    assert_eq!(&err[24..40], &client().octets());
+    let quoted = &err[48..];
+    assert_eq!(
+        &quoted[8..24],
+        &client().octets(),
+        "quoted as the client sent it"
+    );
+    assert_eq!(u16::from_be_bytes([quoted[40], quoted[41]]), 5000);
+    assert_eq!(net.nat.state().session_count(), 1, "no new state");
+}
+
+#[test]
+fn hairpinning_between_two_ipv6_hosts() {
+    let mut net = Net::new();
+    // Host A talks to the world first, so it has a binding.
+    let a_out = net.up(0, &v6(client(), server6(), 17, 7000, 53, 0, b"hi"));
+    let a_port = read4(&a_out).sport;
+    // Host B sends to A's pool address, written under the prefix.
+    let b: Ipv6Addr = "2001:db8:1::20".parse().unwrap();
+    let a_as_seen = Nat64Prefix::WELL_KNOWN.embed(POOL);
+    let pkt = v6(b, a_as_seen, 17, 8000, a_port, 0, b"hairpin");
+    let e = net.nat.handle_v6(Instant::from_secs(1), &pkt, &mut net.out);
+    let Emit::V6 {
+        len,
+        chunk,
+        reply: None,
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(len, chunk);
+    let seen = read6(&net.out[..len]);
+    assert_eq!((seen.dst, seen.dport), (client(), 7000));
+    assert_eq!(seen.src, a_as_seen, "B appears as its own pool address");
+    assert_eq!(seen.data, b"hairpin");
+    assert_eq!(net.out[7], 62, "two translations, two hops");
+}
+
+#[test]
+fn unsolicited_and_untranslatable_packets() {
+    let mut net = Net::new();
+    // To an address outside the prefix: dropped.
+    let other: Ipv6Addr = "2001:db8:ffff::1".parse().unwrap();
+    let e = net.nat.handle_v6(
+        Instant::from_secs(0),
+        &v6(client(), other, 17, 1, 2, 0, b""),
+        &mut net.out,
+    );
+    assert_eq!(e, Emit::Drop(Reason::Unmapped));
+    // TCP to the pool with no binding: dropped silently.
+    let e = net.nat.handle_v4(
+        Instant::from_secs(0),
+        &v4(SERVER, POOL, 6, 443, 9999, 0x02, b""),
+        &mut net.out,
+    );
+    assert_eq!(e, Emit::Drop(Reason::Unmapped));
+    // Hop limit 1: Time Exceeded back to the client.
+    let mut p = v6(client(), server6(), 17, 1, 2, 0, b"");
+    p[7] = 1;
+    let e = net.nat.handle_v6(Instant::from_secs(0), &p, &mut net.out);
+    assert!(
+        matches!(
+            e,
+            Emit::V6 {
+                reply: Some(Reason::HopLimit),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(net.nat.state().binding_count(), 0);
+}
+
+/// IPv4 fragments of `pkt` (a whole IPv4 packet, no options) in pieces of
+/// `size` bytes of payload (a multiple of 8), with DF clear.
+fn fragments4(pkt: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let payload = &pkt[20..];
+    let mut out = Vec::new();
+    for (i, piece) in payload.chunks(size).enumerate() {
+        let mut h = pkt[..20].to_vec();
+        h[2..4].copy_from_slice(&((20 + piece.len()) as u16).to_be_bytes());
+        let more = (i + 1) * size < payload.len();
+        let off = ((i * size / 8) as u16) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&off.to_be_bytes());
+        h[10..12].copy_from_slice(&[0, 0]);
+        let c = !(ones_sum(&h) as u16);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        h.extend_from_slice(piece);
+        out.push(h);
+    }
+    out
+}
+
+/// IPv6 fragments of `pkt` (a whole IPv6 packet, no extension headers).
+fn fragments6(pkt: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let payload = &pkt[40..];
+    let mut out = Vec::new();
+    for (i, piece) in payload.chunks(size).enumerate() {
+        let mut h = pkt[..40].to_vec();
+        h[4..6].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+        h[6] = 44;
+        let more = (i + 1) * size < payload.len();
+        let off = (((i * size / 8) as u16) << 3) | u16::from(more);
+        h.extend_from_slice(&[pkt[6], 0]);
+        h.extend_from_slice(&off.to_be_bytes());
+        h.extend_from_slice(&0x0bad_cafeu32.to_be_bytes());
+        h.extend_from_slice(piece);
+        out.push(h);
+    }
+    out
+}
+
+#[test]
+fn fragmented_ipv4_is_reassembled_then_refragmented() {
+    let mut net = Net::new();
+    net.up(0, &v6(client(), server6(), 17, 5000, 53, 0, b"query"));
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let mut whole = v4(SERVER, POOL, 17, 53, 5000, 0, &data);
+    whole[6] = 0; // DF clear
+    whole[10..12].copy_from_slice(&[0, 0]);
+    let c = !(ones_sum(&whole[..20]) as u16);
+    whole[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut frags = fragments4(&whole, 1480);
+    frags.reverse(); // out of order
+    let last = frags.pop().unwrap();
+    for f in &frags {
+        let e = net.nat.handle_v4(Instant::from_secs(1), f, &mut net.out);
+        assert_eq!(e, Emit::Drop(Reason::Reassembling));
+    }
+    assert_eq!(net.nat.reassembly().in_progress(), 1);
+    let e = net
+        .nat
+        .handle_v4(Instant::from_secs(1), &last, &mut net.out);
+    let Emit::V6 {
+        chunk, reply: None, ..
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(chunk, 1280, "refragmented to the lowest IPv6 MTU");
+    // Reassemble the IPv6 fragments and read the datagram.
+    let mut payload = vec![0u8; 8 + data.len()];
+    let mut hdr = Vec::new();
+    for f in e.packets(&net.out) {
+        assert_eq!(f[6], 44);
+        let off = usize::from(u16::from_be_bytes([f[42], f[43]]) >> 3) * 8;
+        payload[off..off + f.len() - 48].copy_from_slice(&f[48..]);
+        hdr = f[..40].to_vec();
+    }
+    hdr[6] = 17;
+    hdr[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+    let seen = read6(&[hdr, payload].concat());
+    assert_eq!((seen.dst, seen.dport, seen.data), (client(), 5000, data));
+    assert_eq!(net.nat.reassembly().in_progress(), 0);
+}
+
+#[test]
+fn fragmented_ipv6_is_reassembled_udp_and_ping() {
+    let mut net = Net::new();
+    let data = vec![7u8; 2000];
+    let whole = v6(client(), server6(), 17, 5000, 53, 0, &data);
+    let frags = fragments6(&whole, 1232);
+    assert_eq!(
+        net.nat
+            .handle_v6(Instant::from_secs(0), &frags[0], &mut net.out),
+        Emit::Drop(Reason::Reassembling)
+    );
+    let out = net.up(0, &frags[1]);
+    let seen = read4(&out);
+    assert_eq!(
+        (seen.dst, seen.sport, seen.data.len()),
+        (SERVER, 5000, 2000)
+    );
+    assert_eq!(
+        out[6] & 0x40,
+        0,
+        "DF clear: the sender allowed fragmentation"
+    );
+    assert_eq!(
+        u16::from_be_bytes([out[4], out[5]]),
+        0xcafe,
+        "identification kept"
+    );
+    // A fragmented ping is translated whole.
+    let ping = v6(client(), server6(), 58, 9, 1, 128, &[1u8; 1500]);
+    let frags = fragments6(&ping, 1232);
+    let _ = net
+        .nat
+        .handle_v6(Instant::from_secs(1), &frags[1], &mut net.out);
+    let out = net.up(1, &frags[0]);
+    assert_eq!(out[9], 1);
+    assert_eq!(read4(&out).data.len(), 1500);
+}
+
+#[test]
+fn unfinished_datagrams_time_out() {
+    let mut net = Net::new();
+    let whole = v6(client(), server6(), 17, 5000, 53, 0, &[0u8; 2000]);
+    let frags = fragments6(&whole, 1232);
+    let _ = net
+        .nat
+        .handle_v6(Instant::from_secs(0), &frags[0], &mut net.out);
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(60)));
+    net.nat.handle_timeout(Instant::from_secs(60));
+    assert_eq!(net.nat.reassembly().in_progress(), 0);
+    assert_eq!(net.nat.reassembly().dropped(), 1);
+    assert_eq!(net.nat.poll_timeout(), None);
+}

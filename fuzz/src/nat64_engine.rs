@@ -1,0 +1,181 @@
+//! `nat64_engine`: the stateful engine ([`Nat64`]) over a sequence of
+//! packets from both sides and steps of time, decoded from the input.
+//!
+//! Input: records of `[flags, dt_lo, dt_hi, len8]` then `len8 * 8` bytes
+//! of packet (or what is left). `flags` bit 0: from the IPv4 side; bits 1-2:
+//! which host and server (IPv6) or server (IPv4) the addresses are
+//! rewritten to, bit 6 which pool address (IPv4); bit 3:
+//! the bytes go in raw, without the header and checksum fix-ups of the
+//! xlat targets; bit 4: time advances `dt` seconds, not milliseconds; bit 5:
+//! `handle_timeout` runs first.
+//!
+//! Invariants checked:
+//! - every emitted packet is a well-formed IPv4 or IPv6 packet of the side
+//!   it goes to, and ICMP errors keep their size limits and checksums;
+//! - bindings never outnumber sessions, and sessions never pass the limit;
+//! - `poll_timeout` is `None` exactly when there are no sessions and no
+//!   datagrams being reassembled, and
+//!   after `handle_timeout(now)` it is later than `now`;
+//! - the run replays exactly: the same input and seed give the same bytes.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use sixgate::nat64::state::{self, Instant};
+use sixgate::nat64::xlat::{self, MAX_OUTPUT};
+use sixgate::nat64::{Emit, Nat64};
+use sixgate::Nat64Prefix;
+
+use crate::xlat::{ones_sum, pseudo6, verifies, V4, V6};
+
+const POOL: [Ipv4Addr; 2] = [Ipv4Addr::new(203, 0, 113, 0), Ipv4Addr::new(203, 0, 113, 1)];
+const SERVERS: [Ipv4Addr; 4] = [
+    Ipv4Addr::new(198, 51, 100, 7),
+    Ipv4Addr::new(192, 0, 2, 1),
+    Ipv4Addr::new(203, 0, 113, 1), // a pool address: hairpinning
+    Ipv4Addr::new(198, 51, 100, 8),
+];
+const MAX_SESSIONS: usize = 64;
+
+/// Runs the checks above on `data`; panics if one fails.
+pub fn check(data: &[u8]) {
+    let first = run(data);
+    let second = run(data);
+    assert!(
+        first == second,
+        "the same input did not replay the same way"
+    );
+}
+
+fn hosts(i: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10 + i as u16)
+}
+
+/// One run; returns everything emitted, for the replay check.
+fn run(data: &[u8]) -> Vec<Vec<u8>> {
+    let st = state::Config::builder()
+        .pool("203.0.113.0/31".parse().expect("a network"))
+        .ports(1024, 1279)
+        .max_sessions(MAX_SESSIONS)
+        .max_bindings_per_host(16)
+        .build()
+        .expect("a valid config");
+    let mut nat = Nat64::new(xlat::Config::default(), st, 5);
+    let mut out = vec![0u8; MAX_OUTPUT];
+    let mut emitted = Vec::new();
+    let mut now = 0u64;
+    let mut rest = data;
+    while let [flags, dt_lo, dt_hi, len, tail @ ..] = rest {
+        let n = (usize::from(*len) * 8).min(tail.len());
+        let (bytes, next) = tail.split_at(n);
+        rest = next;
+        let dt = u64::from(u16::from_le_bytes([*dt_lo, *dt_hi]));
+        now += if flags & 0x10 != 0 { dt * 1000 } else { dt };
+        let t = Instant::from_millis(now);
+        if flags & 0x20 != 0 {
+            nat.handle_timeout(t);
+            if let Some(next) = nat.poll_timeout() {
+                assert!(next > t, "poll_timeout {next:?} not after {t:?}");
+            }
+        }
+        let from_v4 = flags & 1 != 0;
+        let who = usize::from((flags >> 1) & 3);
+        let pkt = if flags & 0x08 != 0 {
+            Some(bytes.to_vec())
+        } else if from_v4 {
+            crate::xlat_4to6::normalize(bytes).map(|mut p| {
+                p[12..16].copy_from_slice(&SERVERS[who].octets());
+                p[16..20].copy_from_slice(&POOL[usize::from((flags >> 6) & 1)].octets());
+                refix_v4(&mut p);
+                p
+            })
+        } else {
+            crate::xlat_6to4::normalize(bytes).map(|mut p| {
+                p[8..24].copy_from_slice(&hosts(who).octets());
+                let dst = Nat64Prefix::WELL_KNOWN.embed(SERVERS[who]);
+                p[24..40].copy_from_slice(&dst.octets());
+                refix_v6(&mut p);
+                p
+            })
+        };
+        let Some(pkt) = pkt else { continue };
+        let e = if from_v4 {
+            nat.handle_v4(t, &pkt, &mut out)
+        } else {
+            nat.handle_v6(t, &pkt, &mut out)
+        };
+        check_emit(&e, &out);
+        for p in e.packets(&out) {
+            emitted.push(p.to_vec());
+        }
+        while let Some(ev) = nat.poll_event() {
+            emitted.push(format!("{ev:?}").into_bytes());
+        }
+        let s = nat.state();
+        assert!(s.session_count() <= MAX_SESSIONS);
+        assert!(
+            s.binding_count() <= s.session_count(),
+            "a binding without a session"
+        );
+        let pending = s.session_count() > 0 || nat.reassembly().in_progress() > 0;
+        assert_eq!(nat.poll_timeout().is_some(), pending);
+    }
+    emitted
+}
+
+/// The IPv4 header checksum, and the transport checksum, after the
+/// addresses were rewritten (only for an unfragmented packet).
+fn refix_v4(p: &mut [u8]) {
+    let ihl = usize::from(p[0] & 0xf) * 4;
+    p[10..12].copy_from_slice(&[0, 0]);
+    let c = !(ones_sum(&p[..ihl]) as u16);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    let v4 = V4(p);
+    if v4.is_fragment() {
+        return;
+    }
+    let (src, dst, proto, len) = (v4.src(), v4.dst(), v4.proto(), v4.l4().len());
+    if let Some(at) = crate::xlat::checksum_at(proto).filter(|_| proto == 6 || proto == 17) {
+        let pseudo = crate::xlat::pseudo4(src, dst, len, proto);
+        crate::xlat::seal(&mut p[ihl..], at, &pseudo);
+    }
+}
+
+fn refix_v6(p: &mut [u8]) {
+    let v6 = V6(p);
+    let (src, dst, next, len) = (v6.src(), v6.dst(), v6.next(), v6.payload_len());
+    if let Some(at) = crate::xlat::checksum_at(next).filter(|_| next != 1) {
+        crate::xlat::seal(&mut p[40..], at, &pseudo6(src, dst, len, next));
+    }
+}
+
+fn check_emit(e: &Emit, out: &[u8]) {
+    match *e {
+        Emit::V4 { len, chunk, reply } => {
+            assert!(
+                len <= out.len() && chunk == len,
+                "IPv4 output is one packet"
+            );
+            let v4 = V4(&out[..len]);
+            v4.assert_valid(len);
+            if reply.is_some() {
+                assert!(len <= 576);
+                assert_eq!(v4.proto(), 1);
+                assert!(verifies(&[], v4.l4()), "ICMPv4 reply checksum");
+            }
+        }
+        Emit::V6 { len, chunk, reply } => {
+            assert!(len <= out.len());
+            for p in e.packets(out) {
+                V6(p).assert_valid(p.len());
+                assert!(p.len() <= if chunk < len { 1280 } else { 65575 });
+            }
+            if reply.is_some() {
+                let v6 = V6(&out[..len]);
+                assert!(len <= 1280);
+                let pseudo = pseudo6(v6.src(), v6.dst(), v6.payload_len(), 58);
+                assert!(verifies(&pseudo, v6.payload()), "ICMPv6 reply checksum");
+            }
+        }
+        Emit::Drop(_) => {}
+    }
+}
