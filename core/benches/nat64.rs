@@ -10,11 +10,12 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sixgate::nat64::state::{self, Instant};
+use sixgate::nat64::state::{self, Pool4Range, Protocol, Settings};
 use sixgate::nat64::xlat::{
     Config, Flow, Mapping, Meta, Outcome, PrefixMapping, Translator, Unmapped, MAX_OUTPUT,
 };
 use sixgate::nat64::{Emit, Nat64};
+use sixgate::time::Instant;
 use sixgate::Nat64Prefix;
 
 const WKP: Nat64Prefix = Nat64Prefix::WELL_KNOWN;
@@ -160,14 +161,24 @@ fn reversed_v4(p: &[u8]) -> Vec<u8> {
     v4
 }
 
+/// The state configuration: pool4 203.0.113.0/28, ports 1024-65535 for
+/// every protocol, other settings at their defaults.
+fn state_config() -> state::Config {
+    let pool = Protocol::ALL
+        .into_iter()
+        .map(|proto| Pool4Range {
+            proto,
+            net: "203.0.113.0/28".parse().unwrap(),
+            ports: 1024..=65535,
+        })
+        .collect();
+    state::Config::new(Settings::new(WKP, pool)).unwrap()
+}
+
 fn bench_engine(c: &mut Criterion) {
     let mut out = vec![0u8; MAX_OUTPUT];
     for (name, next, total) in [("udp64", 17u8, 64usize), ("tcp1500", 6, 1500)] {
-        let st = state::Config::builder()
-            .pool("203.0.113.0/28".parse().unwrap())
-            .build()
-            .unwrap();
-        let mut nat = Nat64::new(Config::default(), st, 1);
+        let mut nat = Nat64::new(Config::default(), state_config(), 1);
         let now = Instant::from_secs(1);
         let mut v6 = v6_packet(next, total);
         if next == 6 {
@@ -199,28 +210,25 @@ fn bench_engine(c: &mut Criterion) {
 }
 
 /// Established UDP flows spread over a table of 100k sessions (1000
-/// hosts, 100 flows each), visited in a scattered order: the table lookups
-/// miss the cache as they would under load. The packet itself stays hot
-/// (as one just received is), its source rewritten for each flow.
+/// hosts, each in its own /64 and so its own port block, 100 flows each),
+/// visited in a scattered order: the table lookups miss the cache as they
+/// would under load. The packet itself stays hot (as one just received
+/// is), its source rewritten for each flow.
 fn bench_engine_many(c: &mut Criterion) {
-    let st = state::Config::builder()
-        .pool("203.0.113.0/28".parse().unwrap())
-        .build()
-        .unwrap();
-    let mut nat = Nat64::new(Config::default(), st, 1);
+    let mut nat = Nat64::new(Config::default(), state_config(), 1);
     let now = Instant::from_secs(1);
     let mut out = vec![0u8; MAX_OUTPUT];
     let mut p = v6_packet(17, 64);
     let set = |p: &mut [u8], i: usize| {
         let (host, flow) = ((i / 100) as u16, (i % 100) as u16);
-        p[22..24].copy_from_slice(&host.to_be_bytes()); // source address
+        p[14..16].copy_from_slice(&host.to_be_bytes()); // source /64
         p[40..42].copy_from_slice(&(10_000 + flow).to_be_bytes()); // source port
     };
     for i in 0..100_000 {
         set(&mut p, i);
         assert!(matches!(nat.handle_v6(now, &p, &mut out), Emit::V4 { .. }));
     }
-    assert_eq!(nat.state().session_count(), 100_000);
+    assert_eq!(nat.state().stats().sessions, 100_000);
     let mut g = c.benchmark_group("engine/udp64-100k-sessions");
     g.throughput(Throughput::Elements(1));
     let mut i = 0usize;

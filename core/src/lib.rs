@@ -19,7 +19,8 @@
 //! | [`proxy_protocol`] | PROXY protocol v1 and v2 encode / decode | PROXY protocol spec |
 //! | [`plan`] | address plans: pools within pools (provider block, site, customer prefix, host address), first-fit / sparse / deterministic allocation, reservations, release with hold-down, lookup, free space, DNS records; versioned JSON state | RFC 3531, RFC 4291 §2.6.1, RFC 2526 |
 //! | [`identity`] | [`identity::HostIndex`]: longest-prefix match from any address (IPv4, IPv6, IPv4-mapped, under a NAT64 prefix) to the host that owns it | RFC 4291 §2.5.5.2, RFC 6052 |
-//! | [`nat64`] | NAT64: [`nat64::xlat`], stateless IP/ICMP translation (header fields, fragments, the ICMP type/code and pointer tables, RFC 4884, PTB ↔ FN) over a mapping; [`nat64::state`], the RFC 6146 tables (bindings, sessions, pool, TCP state machine, lifetimes, filtering, limits, log events) as that mapping; [`nat64::Nat64`], the engine over both with hairpinning | RFC 7915, RFC 6146, RFC 6052, RFC 4884, RFC 1191, RFC 8021, RFC 6888 |
+//! | [`time`] | [`time::Instant`]: milliseconds from an origin the caller picks, so every runtime passes its own clock | |
+//! | [`nat64`] | NAT64: [`nat64::xlat`], stateless IP/ICMP translation (header fields, fragments, the ICMP type/code and pointer tables, RFC 4884, PTB ↔ FN) over a mapping; [`nat64::state`], the RFC 6146 tables over packet tuples (BIB, sessions, pool4 with per-customer port blocks, TCP state machine with probe and stored SYNs, timers, filtering, limits, log events), the mapping under it; [`nat64::Nat64`], the engine over both with hairpinning | RFC 7915, RFC 6146, RFC 6052, RFC 4884, RFC 1191, RFC 8021, RFC 6888 |
 //! | [`dns64`] | DNS64 over hickory-proto messages: when to ask for A, AAAA synthesis, TTLs, exclusions, PTR under the prefix, DNSSEC bits, `ipv4only.arpa` | RFC 6147, RFC 6052, RFC 8880, RFC 8914 |
 //!
 //! ## The no-panic contract
@@ -51,6 +52,7 @@ pub mod plan;
 pub mod proxy_protocol;
 pub mod rfc6052;
 pub mod text;
+pub mod time;
 pub mod tls;
 
 pub use rfc6052::Nat64Prefix;

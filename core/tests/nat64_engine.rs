@@ -3,9 +3,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use sixgate::nat64::state::{self, Event, Instant};
+use sixgate::nat64::state::{self, Event, Pool4Range, Protocol, Settings};
 use sixgate::nat64::xlat::{self, Reason, MAX_OUTPUT};
 use sixgate::nat64::{Emit, Nat64};
+use sixgate::time::Instant;
 use sixgate::Nat64Prefix;
 
 fn ones_sum(data: &[u8]) -> u32 {
@@ -225,12 +226,36 @@ fn server6() -> Ipv6Addr {
     Nat64Prefix::WELL_KNOWN.embed(SERVER)
 }
 
+/// pool4: 203.0.113.1, ports 1024-65535 for TCP and UDP, every ICMP
+/// identifier.
+fn settings() -> Settings {
+    let pool = Protocol::ALL
+        .into_iter()
+        .map(|proto| Pool4Range {
+            proto,
+            net: "203.0.113.1/32".parse().unwrap(),
+            ports: if proto == Protocol::Icmp {
+                0..=65535
+            } else {
+                1024..=65535
+            },
+        })
+        .collect();
+    Settings::new(Nat64Prefix::WELL_KNOWN, pool)
+}
+
+fn nat_with(s: Settings) -> Nat64 {
+    Nat64::new(xlat::Config::default(), state::Config::new(s).unwrap(), 9)
+}
+
 fn nat() -> Nat64 {
-    let st = state::Config::builder()
-        .pool("203.0.113.1/32".parse().unwrap())
-        .build()
-        .unwrap();
-    Nat64::new(xlat::Config::default(), st, 9)
+    nat_with(settings())
+}
+
+/// RFC 6146 §3.5.1.1: a translated source port keeps the original's range
+/// (below 1024 or not) and parity.
+fn same_class(a: u16, b: u16) -> bool {
+    (a < 1024) == (b < 1024) && a % 2 == b % 2
 }
 
 struct Net {
@@ -280,17 +305,19 @@ fn udp_conversation_and_expiry() {
     let mut net = Net::new();
     let q = net.up(0, &v6(client(), server6(), 17, 5000, 53, 0, b"query"));
     let seen = read4(&q);
+    let t = seen.sport;
+    assert!(same_class(t, 5000), "{t}");
     assert_eq!(
         seen,
         Seen {
             src: POOL,
             dst: SERVER,
-            sport: 5000,
+            sport: t,
             dport: 53,
             data: b"query".to_vec()
         }
     );
-    let a = net.down(1, &v4(SERVER, POOL, 17, 53, 5000, 0, b"answer"));
+    let a = net.down(1, &v4(SERVER, POOL, 17, 53, t, 0, b"answer"));
     assert_eq!(
         read6(&a),
         Seen {
@@ -301,25 +328,33 @@ fn udp_conversation_and_expiry() {
             data: b"answer".to_vec()
         }
     );
+    // The customer's port block, then the binding in it.
+    assert!(matches!(
+        net.nat.poll_event(),
+        Some(Event::BlockAllocated { first, last, .. }) if (first..=last).contains(&t)
+    ));
     assert!(matches!(
         net.nat.poll_event(),
         Some(Event::BibCreated { .. })
     ));
     // Five minutes after the last packet the session is gone; the server's
-    // next datagram gets Port Unreachable.
-    // The timer first comes up at 300 (the query's lifetime), finds the
-    // session refreshed, and comes back at 301.
-    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(300)));
+    // next datagram gets Port Unreachable. The answer at 1 s moved the
+    // lifetime a whole second, so the timer list holds it at 301 exactly.
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(301)));
     net.nat.handle_timeout(Instant::from_secs(300));
-    assert_eq!(net.nat.state().session_count(), 1);
+    assert_eq!(net.nat.state().stats().sessions, 1);
     let due = net.nat.poll_timeout().unwrap();
     assert_eq!(due, Instant::from_secs(301));
     net.nat.handle_timeout(due);
     assert!(matches!(
         net.nat.poll_event(),
-        Some(Event::BibRemoved { .. })
+        Some(Event::BibReleased { .. })
     ));
-    let late = v4(SERVER, POOL, 17, 53, 5000, 0, b"late");
+    assert!(matches!(
+        net.nat.poll_event(),
+        Some(Event::BlockReleased { .. })
+    ));
+    let late = v4(SERVER, POOL, 17, 53, t, 0, b"late");
     match net
         .nat
         .handle_v4(Instant::from_secs(302), &late, &mut net.out)
@@ -365,20 +400,29 @@ fn tcp_handshake_close_and_timers() {
         Some(Instant::from_secs(7440)),
         "ESTABLISHED"
     );
-    net.up(10, &v6(client(), server6(), 6, 40000, 443, 0x11, b""));
-    net.down(11, &v4(SERVER, POOL, 6, 443, t, 0x11, b""));
+    // Time never goes back in the tables (an earlier `now` counts as the
+    // latest seen), so the close comes after the timer run at 240.
+    net.up(250, &v6(client(), server6(), 6, 40000, 443, 0x11, b""));
     assert_eq!(
         net.nat.poll_timeout(),
-        Some(Instant::from_secs(11 + 240)),
+        Some(Instant::from_secs(250 + 7440)),
+        "one FIN: still TCP_EST"
+    );
+    net.down(251, &v4(SERVER, POOL, 6, 443, t, 0x11, b""));
+    assert_eq!(
+        net.nat.poll_timeout(),
+        Some(Instant::from_secs(251 + 240)),
         "both FINs: TCP_TRANS"
     );
-    net.nat.handle_timeout(Instant::from_secs(251));
-    assert_eq!(net.nat.state().session_count(), 0);
+    net.nat.handle_timeout(Instant::from_secs(490));
+    assert_eq!(net.nat.state().stats().sessions, 1);
+    net.nat.handle_timeout(Instant::from_secs(491));
+    assert_eq!(net.nat.state().stats().sessions, 0);
     // A stray segment from the server now goes nowhere.
     let stray = v4(SERVER, POOL, 6, 443, t, 0x10, b"");
     assert_eq!(
         net.nat
-            .handle_v4(Instant::from_secs(252), &stray, &mut net.out),
+            .handle_v4(Instant::from_secs(492), &stray, &mut net.out),
         Emit::Drop(Reason::Unmapped)
     );
 }
@@ -403,7 +447,7 @@ fn icmp_errors_come_back_through_the_session() {
         "quoted as the client sent it"
     );
     assert_eq!(u16::from_be_bytes([quoted[40], quoted[41]]), 5000);
-    assert_eq!(net.nat.state().session_count(), 1, "no new state");
+    assert_eq!(net.nat.state().stats().sessions, 1, "no new state");
 }
 
 #[test]
@@ -444,10 +488,18 @@ fn unsolicited_and_untranslatable_packets() {
         &mut net.out,
     );
     assert_eq!(e, Emit::Drop(Reason::Unmapped));
-    // TCP to the pool with no binding: dropped silently.
+    // TCP to the pool with no binding: a SYN is kept six seconds for a
+    // simultaneous open (RFC 6146 §3.5.2.2), anything else dropped
+    // silently.
     let e = net.nat.handle_v4(
         Instant::from_secs(0),
         &v4(SERVER, POOL, 6, 443, 9999, 0x02, b""),
+        &mut net.out,
+    );
+    assert_eq!(e, Emit::Drop(Reason::SynStored));
+    let e = net.nat.handle_v4(
+        Instant::from_secs(0),
+        &v4(SERVER, POOL, 6, 443, 9999, 0x10, b""),
         &mut net.out,
     );
     assert_eq!(e, Emit::Drop(Reason::Unmapped));
@@ -465,7 +517,7 @@ fn unsolicited_and_untranslatable_packets() {
         ),
         "{e:?}"
     );
-    assert_eq!(net.nat.state().binding_count(), 0);
+    assert_eq!(net.nat.state().stats().bibs, 0);
 }
 
 /// IPv4 fragments of `pkt` (a whole IPv4 packet, no options) in pieces of
@@ -510,9 +562,10 @@ fn fragments6(pkt: &[u8], size: usize) -> Vec<Vec<u8>> {
 #[test]
 fn fragmented_ipv4_is_reassembled_then_refragmented() {
     let mut net = Net::new();
-    net.up(0, &v6(client(), server6(), 17, 5000, 53, 0, b"query"));
+    let q = net.up(0, &v6(client(), server6(), 17, 5000, 53, 0, b"query"));
+    let t = read4(&q).sport;
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
-    let mut whole = v4(SERVER, POOL, 17, 53, 5000, 0, &data);
+    let mut whole = v4(SERVER, POOL, 17, 53, t, 0, &data);
     whole[6] = 0; // DF clear
     whole[10..12].copy_from_slice(&[0, 0]);
     let c = !(ones_sum(&whole[..20]) as u16);
@@ -564,10 +617,8 @@ fn fragmented_ipv6_is_reassembled_udp_and_ping() {
     );
     let out = net.up(0, &frags[1]);
     let seen = read4(&out);
-    assert_eq!(
-        (seen.dst, seen.sport, seen.data.len()),
-        (SERVER, 5000, 2000)
-    );
+    assert_eq!((seen.dst, seen.data.len()), (SERVER, 2000));
+    assert!(same_class(seen.sport, 5000), "{}", seen.sport);
     assert_eq!(
         out[6] & 0x40,
         0,

@@ -12,17 +12,22 @@
 //! Invariants checked:
 //! - every emitted packet is a well-formed IPv4 or IPv6 packet of the side
 //!   it goes to, and ICMP errors keep their size limits and checksums;
+//! - the packets the engine makes itself (`poll_transmit`: probes, stored
+//!   SYNs, their Port Unreachables) are as well-formed as the others;
+//! - the tables' own invariants hold (`check_invariants`: every session
+//!   under a live binding, lists in expiry order, counts and limits);
 //! - bindings never outnumber sessions, and sessions never pass the limit;
-//! - `poll_timeout` is `None` exactly when there are no sessions and no
-//!   datagrams being reassembled, and
+//! - `poll_timeout` is `None` exactly when there are no sessions, no
+//!   stored SYNs and no datagrams being reassembled, and
 //!   after `handle_timeout(now)` it is later than `now`;
 //! - the run replays exactly: the same input and seed give the same bytes.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use sixgate::nat64::state::{self, Instant};
+use sixgate::nat64::state::{self, Pool4Range, Protocol, Settings};
 use sixgate::nat64::xlat::{self, MAX_OUTPUT};
 use sixgate::nat64::{Emit, Nat64};
+use sixgate::time::Instant;
 use sixgate::Nat64Prefix;
 
 use crate::xlat::{ones_sum, pseudo6, verifies, V4, V6};
@@ -34,7 +39,7 @@ const SERVERS: [Ipv4Addr; 4] = [
     Ipv4Addr::new(203, 0, 113, 1), // a pool address: hairpinning
     Ipv4Addr::new(198, 51, 100, 8),
 ];
-const MAX_SESSIONS: usize = 64;
+const MAX_SESSIONS: u32 = 64;
 
 /// Runs the checks above on `data`; panics if one fails.
 pub fn check(data: &[u8]) {
@@ -46,20 +51,35 @@ pub fn check(data: &[u8]) {
     );
 }
 
+/// Four hosts, two in each of two customer /64s.
 fn hosts(i: usize) -> Ipv6Addr {
-    Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10 + i as u16)
+    Ipv6Addr::new(0x2001, 0xdb8, 1, (i / 2) as u16, 0, 0, 0, 0x10 + i as u16)
+}
+
+/// pool4 203.0.113.0/31, ports 1024-1279 for every protocol, in blocks of
+/// 16; small limits, so that runs reach them.
+fn config() -> state::Config {
+    let pool = Protocol::ALL
+        .into_iter()
+        .map(|proto| Pool4Range {
+            proto,
+            net: "203.0.113.0/31".parse().expect("a network"),
+            ports: 1024..=1279,
+        })
+        .collect();
+    let mut s = Settings::new(Nat64Prefix::WELL_KNOWN, pool);
+    s.block_size = 16;
+    s.max_blocks_per_customer = 2;
+    s.max_sessions = MAX_SESSIONS;
+    s.max_sessions_per_customer = 16;
+    s.max_stored_syns = 4;
+    s.max_events = 256;
+    state::Config::new(s).expect("a valid config")
 }
 
 /// One run; returns everything emitted, for the replay check.
 fn run(data: &[u8]) -> Vec<Vec<u8>> {
-    let st = state::Config::builder()
-        .pool("203.0.113.0/31".parse().expect("a network"))
-        .ports(1024, 1279)
-        .max_sessions(MAX_SESSIONS)
-        .max_bindings_per_host(16)
-        .build()
-        .expect("a valid config");
-    let mut nat = Nat64::new(xlat::Config::default(), st, 5);
+    let mut nat = Nat64::new(xlat::Config::default(), config(), 5);
     let mut out = vec![0u8; MAX_OUTPUT];
     let mut emitted = Vec::new();
     let mut now = 0u64;
@@ -76,6 +96,7 @@ fn run(data: &[u8]) -> Vec<Vec<u8>> {
             if let Some(next) = nat.poll_timeout() {
                 assert!(next > t, "poll_timeout {next:?} not after {t:?}");
             }
+            transmit(&mut nat, &mut out, &mut emitted);
         }
         let from_v4 = flags & 1 != 0;
         let who = usize::from((flags >> 1) & 3);
@@ -107,19 +128,31 @@ fn run(data: &[u8]) -> Vec<Vec<u8>> {
         for p in e.packets(&out) {
             emitted.push(p.to_vec());
         }
+        transmit(&mut nat, &mut out, &mut emitted);
         while let Some(ev) = nat.poll_event() {
             emitted.push(format!("{ev:?}").into_bytes());
         }
         let s = nat.state();
-        assert!(s.session_count() <= MAX_SESSIONS);
-        assert!(
-            s.binding_count() <= s.session_count(),
-            "a binding without a session"
-        );
-        let pending = s.session_count() > 0 || nat.reassembly().in_progress() > 0;
+        if let Err(e) = s.check_invariants() {
+            panic!("tables: {e}");
+        }
+        let st = s.stats();
+        assert!(st.sessions <= MAX_SESSIONS);
+        assert!(st.bibs <= st.sessions, "a binding without a session");
+        let pending = st.sessions > 0 || st.stored_syns > 0 || nat.reassembly().in_progress() > 0;
         assert_eq!(nat.poll_timeout().is_some(), pending);
     }
     emitted
+}
+
+/// Drains the packets the engine made itself, checking each.
+fn transmit(nat: &mut Nat64, out: &mut [u8], emitted: &mut Vec<Vec<u8>>) {
+    while let Some(e) = nat.poll_transmit(out) {
+        check_emit(&e, out);
+        for p in e.packets(out) {
+            emitted.push(p.to_vec());
+        }
+    }
 }
 
 /// The IPv4 header checksum, and the transport checksum, after the

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use sixgate::nat64::frag::{Limits, Reassembly};
-//! use sixgate::nat64::state::Instant;
+//! use sixgate::time::Instant;
 //!
 //! let mut r = Reassembly::new(Limits::default(), 1);
 //! // Not a fragment: nothing to do.
@@ -33,11 +33,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
-use super::state::Instant;
 use super::xlat::wire::{Ipv4Packet, Ipv6Packet, Strictness, FRAGMENT_HEADER, IPV6_HEADER};
 use super::xlat::Reason;
 use super::Keyed;
+use crate::time::Instant;
 
 /// The most fragments one datagram may arrive in.
 pub const MAX_PIECES: usize = 64;
@@ -211,7 +212,8 @@ impl Reassembly {
                 self.dropped = self.dropped.saturating_add(1);
                 return Err(Reason::Limit);
             }
-            let expires = now.after_secs(self.limits.timeout_secs);
+            let expires =
+                now.saturating_add(Duration::from_secs(u64::from(self.limits.timeout_secs)));
             self.partial.insert(
                 key,
                 Partial {

@@ -3,17 +3,20 @@
 //!
 //! | layer | owns | standards |
 //! |---|---|---|
-//! | [`state`] | the stateful NAT64: binding and session tables, the IPv4 pool (paired, port-preserving), the TCP state machine, lifetimes, filtering, limits, log events; implements [`xlat::Mapping`] | RFC 6146, RFC 4787, RFC 6888 |
-//! | [`Nat64`] | the engine: `handle_v6(now, packet, out)`, `handle_v4`, `handle_timeout(now)`, `poll_timeout()`, `poll_event()`; hairpinning | RFC 6146 §3.8 |
+//! | [`state`] | the stateful NAT64 over packet tuples: BIB and sessions, pool4 cut into per-customer (/64) port blocks with RFC 6056 keyed port choice, the TCP state machine with the probe and stored SYNs, timers, filtering, limits, log events | RFC 6146, RFC 6056, RFC 6888, RFC 5382, RFC 4787 |
+//! | [`StateMapping`] | [`state::Nat64State`] as the translator's [`xlat::Mapping`]: forwarded packets through the state machine, quoted packets through read-only lookups | RFC 6146 §3.5, §3.5.3 |
+//! | [`Nat64`] | the engine: `handle_v6(now, packet, out)`, `handle_v4`, `handle_timeout(now)`, `poll_timeout()`, `poll_transmit(out)` (probes, stored-SYN outcomes), `poll_event()`; hairpinning | RFC 6146 §3.8, §3.5.2.2 |
 //! | [`frag`] | fragment reassembly before the stateful lookup, bounded in datagrams, bytes and time | RFC 6146 §3.4, RFC 791, RFC 8200 §4.5, RFC 5722 |
 //! | [`xlat`] | stateless IP/ICMP translation of one packet: header fields, fragments, ICMP tables, checksums, MTU; addresses and ports come from a [`xlat::Mapping`] | RFC 7915, RFC 6052, RFC 4884, RFC 1191, RFC 8021 |
 //!
 mod engine;
 pub mod frag;
+mod mapping;
 pub mod state;
 pub mod xlat;
 
-pub use engine::{Emit, Nat64};
+pub use engine::{Emit, Nat64, MAX_PENDING};
+pub use mapping::StateMapping;
 
 use std::hash::{BuildHasher, Hasher};
 

@@ -1,229 +1,137 @@
-//! The TCP session state machine of RFC 6146 §3.5.2.2, as a pure
-//! function of the state, the side a segment came from and its flags.
+//! The TCP session state machine of RFC 6146 §3.5.2.2, as a pure function
+//! from (state, direction, flags) to (state, timer).
 //!
-//! ```
-//! use sixgate::nat64::state::tcp::{Lifetime, Side, TcpState};
-//!
-//! // A connection opened from the IPv6 side, answered from IPv4.
-//! let (s, t) = TcpState::open(Side::V6, 0x02).unwrap();
-//! assert_eq!((s, t), (TcpState::V6Init, Lifetime::Trans));
-//! let step = s.on_segment(Side::V4, 0x12); // SYN+ACK
-//! assert_eq!((step.state, step.lifetime), (TcpState::Established, Some(Lifetime::Est)));
-//! // Only a SYN opens one.
-//! assert_eq!(TcpState::open(Side::V6, 0x10), None);
-//! ```
+//! CLOSED is not a state here: it is the absence of a session, handled by
+//! the table (a SYN creates a session, anything else without one is
+//! dropped). The lifetime on expiry is handled by the table too: in
+//! ESTABLISHED it sends the probe and moves to TRANS, elsewhere it deletes.
 
-/// TCP flag bits (RFC 9293 §3.1).
-pub mod flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
+use super::TcpFlags;
+
+/// A TCP session's state (RFC 6146 §3.5.2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TcpState {
+    /// An IPv4 SYN was translated; waiting for the IPv6 SYN.
+    V4Init,
+    /// An IPv6 SYN was translated; waiting for the IPv4 SYN.
+    V6Init,
+    /// Open in both directions.
+    Established,
+    /// The IPv4 side sent FIN.
+    V4FinRcv,
+    /// The IPv6 side sent FIN.
+    V6FinRcv,
+    /// Both sides sent FIN; kept TCP_TRANS for the last ACKs.
+    V4FinV6FinRcv,
+    /// After an RST or the probe: TCP_TRANS left unless traffic resumes.
+    Trans,
 }
 
-/// Where a segment came from.
+/// Which side a packet came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// From the IPv6 node.
+pub(crate) enum Dir {
+    /// From the IPv6 side (outbound).
     V6,
-    /// From the IPv4 node.
+    /// From the IPv4 side (inbound).
     V4,
 }
 
-/// The states of RFC 6146 §3.5.2.2 (CLOSED is the absence of a session).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TcpState {
-    /// A SYN came from the IPv4 side.
-    V4Init,
-    /// A SYN came from the IPv6 side.
-    V6Init,
-    /// SYNs seen from both sides.
-    Established,
-    /// A FIN came from the IPv4 side.
-    V4FinRcv,
-    /// A FIN came from the IPv6 side.
-    V6FinRcv,
-    /// FINs came from both sides.
-    V4FinV6FinRcv,
-    /// An RST was seen, or the established lifetime ran out: the session
-    /// goes unless a packet other than an RST revives it.
-    Trans,
-}
-
-/// The session lifetimes of RFC 6146 §4 a transition sets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Lifetime {
-    /// TCP_EST, at least 2 hours 4 minutes.
+/// What a packet does to the session's timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Set the lifetime to TCP_EST from now.
     Est,
-    /// TCP_TRANS, at least 4 minutes.
+    /// Set the lifetime to TCP_TRANS from now.
     Trans,
-    /// TCP_INCOMING_SYN, 6 seconds.
-    IncomingSyn,
+    /// Leave it.
+    Keep,
 }
 
-/// What a segment does to a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
-    /// The state after it.
-    pub state: TcpState,
-    /// The lifetime to restart, or `None` to keep the current expiry.
-    pub lifetime: Option<Lifetime>,
-}
-
-/// What the end of a session's lifetime does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expiry {
-    /// The session is removed.
-    Remove,
-    /// The session moves to [`TcpState::Trans`] for TCP_TRANS (RFC 6146
-    /// §3.5.2.2 ESTABLISHED: the NAT64 then SHOULD probe the endpoints;
-    /// this crate does not, and any segment but an RST revives the
-    /// session).
-    Trans,
-}
-
-impl TcpState {
-    /// CLOSED: a segment with no session. A SYN from IPv6 opens V6 INIT
-    /// (TCP_TRANS), from IPv4 V4 INIT (TCP_INCOMING_SYN); anything else
-    /// makes no session.
-    pub fn open(side: Side, tcp_flags: u8) -> Option<(Self, Lifetime)> {
-        if tcp_flags & flags::SYN == 0 || tcp_flags & flags::RST != 0 {
-            return None;
-        }
-        Some(match side {
-            Side::V6 => (Self::V6Init, Lifetime::Trans),
-            Side::V4 => (Self::V4Init, Lifetime::IncomingSyn),
-        })
-    }
-
-    /// RFC 6146 §3.5.2.2: the transition for a segment from `side` with
-    /// `tcp_flags`. The segment is always translated.
-    pub fn on_segment(self, side: Side, tcp_flags: u8) -> Step {
-        let syn = tcp_flags & flags::SYN != 0;
-        let fin = tcp_flags & flags::FIN != 0;
-        let rst = tcp_flags & flags::RST != 0;
-        let keep = Step {
-            state: self,
-            lifetime: None,
-        };
-        let to = |state, lifetime| Step {
-            state,
-            lifetime: Some(lifetime),
-        };
-        match self {
-            Self::V4Init if side == Side::V6 && syn => to(Self::Established, Lifetime::Est),
-            Self::V6Init if side == Side::V4 && syn => to(Self::Established, Lifetime::Est),
-            Self::V6Init if syn => to(Self::V6Init, Lifetime::Trans),
-            Self::V4Init | Self::V6Init => keep,
-            Self::Established if fin => Step {
-                state: match side {
-                    Side::V4 => Self::V4FinRcv,
-                    Side::V6 => Self::V6FinRcv,
-                },
-                lifetime: None,
-            },
-            Self::Established if rst => to(Self::Trans, Lifetime::Trans),
-            Self::Established => to(Self::Established, Lifetime::Est),
-            Self::V4FinRcv if side == Side::V6 && fin => to(Self::V4FinV6FinRcv, Lifetime::Trans),
-            Self::V6FinRcv if side == Side::V4 && fin => to(Self::V4FinV6FinRcv, Lifetime::Trans),
-            Self::V4FinRcv | Self::V6FinRcv => to(self, Lifetime::Est),
-            Self::V4FinV6FinRcv => keep,
-            Self::Trans if rst => keep,
-            Self::Trans => to(Self::Established, Lifetime::Est),
-        }
-    }
-
-    /// The end of the lifetime: ESTABLISHED moves to TRANS, every other
-    /// state removes the session.
-    pub fn on_expiry(self) -> Expiry {
-        match self {
-            Self::Established => Expiry::Trans,
-            _ => Expiry::Remove,
-        }
+/// One RFC 6146 §3.5.2.2 transition for a packet of an existing session.
+/// `rst_in_fin_rcv` extends the RFC: an RST in V4/V6 FIN RCV goes to TRANS
+/// as it does in ESTABLISHED.
+pub(crate) fn step(
+    state: TcpState,
+    dir: Dir,
+    flags: TcpFlags,
+    rst_in_fin_rcv: bool,
+) -> (TcpState, Timer) {
+    use TcpState::*;
+    let syn = flags.contains(TcpFlags::SYN);
+    let fin = flags.contains(TcpFlags::FIN);
+    let rst = flags.contains(TcpFlags::RST);
+    match state {
+        V4Init if dir == Dir::V6 && syn => (Established, Timer::Est),
+        V6Init if dir == Dir::V4 && syn => (Established, Timer::Est),
+        // A retransmitted opening SYN keeps the opening alive.
+        V6Init if dir == Dir::V6 && syn => (V6Init, Timer::Trans),
+        V4Init | V6Init => (state, Timer::Keep),
+        Established if rst => (Trans, Timer::Trans),
+        Established if fin => (if dir == Dir::V4 { V4FinRcv } else { V6FinRcv }, Timer::Est),
+        Established => (Established, Timer::Est),
+        V4FinRcv if dir == Dir::V6 && fin => (V4FinV6FinRcv, Timer::Trans),
+        V6FinRcv if dir == Dir::V4 && fin => (V4FinV6FinRcv, Timer::Trans),
+        V4FinRcv | V6FinRcv if rst && rst_in_fin_rcv => (Trans, Timer::Trans),
+        V4FinRcv | V6FinRcv => (state, Timer::Est),
+        // Beyond RFC 6146, which is silent here: a SYN after both FINs opens
+        // a new connection on the same four-tuple (a port reused out of
+        // TIME-WAIT). Left in this state, the new connection would lose its
+        // session TCP_TRANS later, mid-transfer.
+        V4FinV6FinRcv if syn && dir == Dir::V6 => (V6Init, Timer::Trans),
+        V4FinV6FinRcv if syn => (V4Init, Timer::Trans),
+        V4FinV6FinRcv => (V4FinV6FinRcv, Timer::Keep),
+        Trans if rst => (Trans, Timer::Keep),
+        Trans => (Established, Timer::Est),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::TcpState::*;
     use super::*;
 
-    const SYN: u8 = flags::SYN;
-    const FIN: u8 = flags::FIN;
-    const RST: u8 = flags::RST;
-    const ACK: u8 = 0x10;
+    const NONE: TcpFlags = TcpFlags::EMPTY;
+    const SYN: TcpFlags = TcpFlags::SYN;
+    const FIN: TcpFlags = TcpFlags::FIN;
+    const RST: TcpFlags = TcpFlags::RST;
 
+    /// RFC 6146 §3.5.2.2, one row per transition.
     #[test]
-    fn closed() {
-        assert_eq!(
-            TcpState::open(Side::V6, SYN),
-            Some((TcpState::V6Init, Lifetime::Trans))
-        );
-        assert_eq!(
-            TcpState::open(Side::V4, SYN),
-            Some((TcpState::V4Init, Lifetime::IncomingSyn))
-        );
-        for f in [0, ACK, FIN, RST, SYN | RST] {
-            assert_eq!(TcpState::open(Side::V6, f), None, "flags {f:#x}");
-        }
-    }
-
-    /// RFC 6146 §3.5.2.2, every state and event: (state, side, flags,
-    /// next state, lifetime restarted).
-    #[test]
-    fn rfc6146_transitions() {
-        use Lifetime as L;
-        use Side::{V4, V6};
-        use TcpState::*;
-        let rows: [(TcpState, Side, u8, TcpState, Option<Lifetime>); 24] = [
-            (V4Init, V6, SYN, Established, Some(L::Est)),
-            (V4Init, V4, SYN, V4Init, None),
-            (V4Init, V6, ACK, V4Init, None),
-            (V6Init, V4, SYN | ACK, Established, Some(L::Est)),
-            (V6Init, V6, SYN, V6Init, Some(L::Trans)),
-            (V6Init, V4, ACK, V6Init, None),
-            (Established, V4, FIN | ACK, V4FinRcv, None),
-            (Established, V6, FIN, V6FinRcv, None),
-            (Established, V4, RST, Trans, Some(L::Trans)),
-            (Established, V6, RST, Trans, Some(L::Trans)),
-            (Established, V6, ACK, Established, Some(L::Est)),
-            (Established, V4, 0, Established, Some(L::Est)),
-            (V4FinRcv, V6, FIN | ACK, V4FinV6FinRcv, Some(L::Trans)),
-            (V4FinRcv, V4, FIN, V4FinRcv, Some(L::Est)),
-            (V4FinRcv, V6, ACK, V4FinRcv, Some(L::Est)),
-            (V6FinRcv, V4, FIN, V4FinV6FinRcv, Some(L::Trans)),
-            (V6FinRcv, V6, FIN, V6FinRcv, Some(L::Est)),
-            (V6FinRcv, V4, ACK, V6FinRcv, Some(L::Est)),
-            (V4FinV6FinRcv, V4, ACK, V4FinV6FinRcv, None),
-            (V4FinV6FinRcv, V6, SYN, V4FinV6FinRcv, None),
-            (Trans, V4, ACK, Established, Some(L::Est)),
-            (Trans, V6, 0, Established, Some(L::Est)),
-            (Trans, V6, RST, Trans, None),
-            (Trans, V4, RST | ACK, Trans, None),
+    fn transitions() {
+        let table = [
+            (V6Init, Dir::V4, SYN, Established, Timer::Est),
+            (V6Init, Dir::V6, SYN, V6Init, Timer::Trans),
+            (V6Init, Dir::V4, NONE, V6Init, Timer::Keep),
+            (V4Init, Dir::V6, SYN, Established, Timer::Est),
+            (V4Init, Dir::V4, SYN, V4Init, Timer::Keep),
+            (Established, Dir::V4, FIN, V4FinRcv, Timer::Est),
+            (Established, Dir::V6, FIN, V6FinRcv, Timer::Est),
+            (Established, Dir::V6, RST, Trans, Timer::Trans),
+            (Established, Dir::V4, RST.union(FIN), Trans, Timer::Trans),
+            (Established, Dir::V4, NONE, Established, Timer::Est),
+            (V4FinRcv, Dir::V6, FIN, V4FinV6FinRcv, Timer::Trans),
+            (V4FinRcv, Dir::V4, FIN, V4FinRcv, Timer::Est),
+            (V4FinRcv, Dir::V6, NONE, V4FinRcv, Timer::Est),
+            (V4FinRcv, Dir::V6, RST, V4FinRcv, Timer::Est),
+            (V6FinRcv, Dir::V4, FIN, V4FinV6FinRcv, Timer::Trans),
+            (V6FinRcv, Dir::V6, NONE, V6FinRcv, Timer::Est),
+            (V4FinV6FinRcv, Dir::V4, NONE, V4FinV6FinRcv, Timer::Keep),
+            (V4FinV6FinRcv, Dir::V6, FIN, V4FinV6FinRcv, Timer::Keep),
+            (V4FinV6FinRcv, Dir::V6, SYN, V6Init, Timer::Trans),
+            (V4FinV6FinRcv, Dir::V4, SYN, V4Init, Timer::Trans),
+            (Trans, Dir::V4, NONE, Established, Timer::Est),
+            (Trans, Dir::V6, FIN, Established, Timer::Est),
+            (Trans, Dir::V6, RST, Trans, Timer::Keep),
         ];
-        for (from, side, f, to, lifetime) in rows {
-            let step = from.on_segment(side, f);
+        for (from, dir, flags, to, timer) in table {
             assert_eq!(
-                (step.state, step.lifetime),
-                (to, lifetime),
-                "{from:?} {side:?} {f:#x}"
+                step(from, dir, flags, false),
+                (to, timer),
+                "{from:?} {dir:?} {flags:?}"
             );
         }
-    }
-
-    #[test]
-    fn expiry() {
-        assert_eq!(TcpState::Established.on_expiry(), Expiry::Trans);
-        for s in [
-            TcpState::V4Init,
-            TcpState::V6Init,
-            TcpState::V4FinRcv,
-            TcpState::V6FinRcv,
-            TcpState::V4FinV6FinRcv,
-            TcpState::Trans,
-        ] {
-            assert_eq!(s.on_expiry(), Expiry::Remove, "{s:?}");
-        }
+        assert_eq!(step(V4FinRcv, Dir::V6, RST, true), (Trans, Timer::Trans));
+        assert_eq!(step(V6FinRcv, Dir::V4, RST, true), (Trans, Timer::Trans));
     }
 }

@@ -715,6 +715,14 @@ pub enum Reason {
     HairpinLoop,
     /// The output buffer is too small.
     BufferTooSmall,
+    /// An unsolicited IPv4 SYN kept for up to six seconds in case the
+    /// IPv6 host opens the same connection (RFC 6146 §3.5.2.2
+    /// simultaneous open): not a loss.
+    SynStored,
+    /// A stored SYN saw no IPv6 SYN in time: the ICMPv4 Port Unreachable
+    /// the engine sends back to its source (RFC 6146 §3.5.2.2, RFC 5382
+    /// REQ-4).
+    SynExpired,
 }
 
 impl Reason {
@@ -754,6 +762,8 @@ impl Reason {
             Self::Protocol => "protocol",
             Self::HairpinLoop => "hairpin_loop",
             Self::BufferTooSmall => "buffer_too_small",
+            Self::SynStored => "syn_stored",
+            Self::SynExpired => "syn_expired",
         }
     }
 }
@@ -860,6 +870,26 @@ impl Translator {
         out: &mut [u8],
     ) -> Outcome {
         v4v6::translate(self, map, packet, out).unwrap_or_else(Outcome::Drop)
+    }
+
+    /// An ICMPv4 Destination Unreachable with `code` from `from` to `to`
+    /// (the source of `packet`), quoting as much of the IPv4 `packet` as
+    /// fits 576 bytes (RFC 1812 §4.3.2.3): what a stateful translator
+    /// sends about a stored SYN that expired (RFC 6146 §3.5.2.2).
+    pub(crate) fn unreachable_v4(
+        &mut self,
+        packet: &[u8],
+        code: u8,
+        (from, to): (Ipv4Addr, Ipv4Addr),
+        reason: Reason,
+        out: &mut [u8],
+    ) -> Outcome {
+        let h = icmp_tables::Header {
+            ty: icmp::v4::DEST_UNREACHABLE,
+            code,
+            rest: [0; 4],
+        };
+        v4v6::reply4_from(self, reason, h, packet, from, to, out).unwrap_or_else(Outcome::Drop)
     }
 }
 

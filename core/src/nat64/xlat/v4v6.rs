@@ -311,10 +311,24 @@ fn reply4(
     to: Ipv4Addr,
     out: &mut [u8],
 ) -> Result<Outcome, Reason> {
+    let src = x.config.icmp_source_v4;
+    reply4_from(x, reason, h, packet, src, to, out)
+}
+
+/// An ICMPv4 error from `src` to `to` quoting `packet` (cut to fit 576
+/// bytes).
+pub(super) fn reply4_from(
+    x: &mut Translator,
+    reason: Reason,
+    h: Header,
+    packet: &[u8],
+    src: Ipv4Addr,
+    to: Ipv4Addr,
+    out: &mut [u8],
+) -> Result<Outcome, Reason> {
     let room = ICMPV4_ERROR_MAX.saturating_sub(IPV4_HEADER + 8);
     let quoted = packet.get(..room).unwrap_or(packet);
     let icmp_len = 8usize.saturating_add(quoted.len()); // at most 556
-    let src = x.config.icmp_source_v4;
     let mut icmp = [
         h.ty, h.code, 0, 0, h.rest[0], h.rest[1], h.rest[2], h.rest[3],
     ];
