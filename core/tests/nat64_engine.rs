@@ -654,3 +654,345 @@ fn unfinished_datagrams_time_out() {
     assert_eq!(net.nat.reassembly().dropped(), 1);
     assert_eq!(net.nat.poll_timeout(), None);
 }
+
+/// The engine's own packets waiting in `poll_transmit`, copied out.
+fn transmits(nat: &mut Nat64) -> Vec<(Emit, Vec<u8>)> {
+    let mut out = vec![0u8; MAX_OUTPUT];
+    let mut v = Vec::new();
+    while let Some(e) = nat.poll_transmit(&mut out) {
+        let len = match e {
+            Emit::V4 { len, .. } | Emit::V6 { len, .. } => len,
+            Emit::Drop(r) => panic!("{r:?}"),
+        };
+        v.push((e, out[..len].to_vec()));
+    }
+    v
+}
+
+fn events(nat: &mut Nat64) -> Vec<Event> {
+    std::iter::from_fn(|| nat.poll_event()).collect()
+}
+
+fn t4(addr: Ipv4Addr, port: u16) -> state::Transport4 {
+    state::Transport4::new(addr, port)
+}
+
+fn t6(addr: Ipv6Addr, port: u16) -> state::Transport6 {
+    state::Transport6::new(addr, port)
+}
+
+const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
+
+#[test]
+fn simultaneous_open_succeeds_through_packets() {
+    // Address-dependent filtering: a SYN from a peer the host has not sent
+    // to is kept, not refused, for six seconds (RFC 6146 §3.5.2.2).
+    let mut s = settings();
+    s.filtering = state::Filtering::AddressDependent;
+    let mut net = Net {
+        nat: nat_with(s),
+        out: vec![0; MAX_OUTPUT],
+    };
+    // The host's mapping exists: it opened a connection to a rendezvous
+    // server.
+    let syn = net.up(0, &v6(client(), server6(), 6, 40000, 443, 0x02, b""));
+    let t = read4(&syn).sport;
+    // The peer's SYN to that mapping arrives before the host's SYN to it.
+    let peer_syn = v4(PEER, POOL, 6, 5555, t, 0x02, b"");
+    let e = net
+        .nat
+        .handle_v4(Instant::from_secs(1), &peer_syn, &mut net.out);
+    assert_eq!(e, Emit::Drop(Reason::SynStored));
+    assert!(transmits(&mut net.nat).is_empty());
+    assert_eq!(net.nat.state().stats().stored_syns, 1);
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(7)));
+    // The host's SYN to the peer within six seconds goes out ...
+    let peer6 = Nat64Prefix::WELL_KNOWN.embed(PEER);
+    let out = net.up(3, &v6(client(), peer6, 6, 40000, 5555, 0x02, b""));
+    let seen = read4(&out);
+    assert_eq!(
+        (seen.src, seen.sport, seen.dst, seen.dport),
+        (POOL, t, PEER, 5555)
+    );
+    // ... and the stored SYN is translated to the host: both SYNs cross.
+    let sent = transmits(&mut net.nat);
+    let [(Emit::V6 { reply: None, .. }, p)] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    let back = read6(p);
+    assert_eq!(
+        (back.src, back.sport, back.dst, back.dport),
+        (peer6, 5555, client(), 40000)
+    );
+    assert_eq!(p[40 + 13], 0x02, "SYN");
+    assert_eq!(
+        net.nat
+            .state()
+            .tcp_state(t6(client(), 40000), t4(PEER, 5555)),
+        Some(state::TcpState::Established)
+    );
+    assert!(events(&mut net.nat)
+        .iter()
+        .any(|e| matches!(e, Event::SimultaneousOpen(syn) if syn.src == t4(PEER, 5555))));
+    // Nothing else comes of the stored SYN.
+    net.nat.handle_timeout(Instant::from_secs(10));
+    assert!(transmits(&mut net.nat).is_empty());
+    assert_eq!(net.nat.state().stats().stored_syns, 0);
+    // The peer's SYN+ACK and the host's ACK flow as in any connection.
+    let synack = net.down(4, &v4(PEER, POOL, 6, 5555, t, 0x12, b""));
+    assert_eq!(read6(&synack).dport, 40000);
+}
+
+#[test]
+fn simultaneous_open_timeout_sends_port_unreachable() {
+    let mut net = Net::new();
+    // A SYN to a pool port nobody holds: kept for six seconds.
+    let peer_syn = v4(PEER, POOL, 6, 5555, 20000, 0x02, b"");
+    let e = net
+        .nat
+        .handle_v4(Instant::from_millis(1500), &peer_syn, &mut net.out);
+    assert_eq!(e, Emit::Drop(Reason::SynStored));
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_millis(7500)));
+    net.nat.handle_timeout(Instant::from_millis(7499));
+    assert!(transmits(&mut net.nat).is_empty(), "not before six seconds");
+    net.nat.handle_timeout(Instant::from_millis(7500));
+    let sent = transmits(&mut net.nat);
+    let [(
+        Emit::V4 {
+            len,
+            chunk,
+            reply: Some(Reason::SynExpired),
+        },
+        p,
+    )] = &sent[..]
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(len, chunk);
+    // ICMPv4 Destination Unreachable, Port Unreachable, from the pool
+    // address the SYN was sent to, back to its source, quoting it.
+    assert_eq!(ones_sum(&p[..20]), 0xffff, "header checksum");
+    assert_eq!(p[9], 1, "ICMP");
+    assert_eq!(Ipv4Addr::new(p[12], p[13], p[14], p[15]), POOL);
+    assert_eq!(Ipv4Addr::new(p[16], p[17], p[18], p[19]), PEER);
+    assert_eq!(&p[20..22], &[3, 3]);
+    assert_eq!(ones_sum(&p[20..]), 0xffff, "ICMP checksum");
+    assert_eq!(&p[28..], &peer_syn[..], "the whole SYN quoted");
+    assert!(events(&mut net.nat)
+        .iter()
+        .any(|e| matches!(e, Event::SynExpired(s) if s.dst == t4(POOL, 20000))));
+    assert_eq!(net.nat.poll_timeout(), None);
+    assert_eq!(net.nat.state().stats().stored_syns, 0);
+}
+
+#[test]
+fn established_expiry_sends_a_probe() {
+    let mut net = Net::new();
+    let syn = net.up(0, &v6(client(), server6(), 6, 40000, 443, 0x02, b""));
+    let t = read4(&syn).sport;
+    net.down(0, &v4(SERVER, POOL, 6, 443, t, 0x12, b""));
+    let _ = events(&mut net.nat);
+    let session = (t6(client(), 40000), t4(SERVER, 443));
+    assert_eq!(net.nat.poll_timeout(), Some(Instant::from_secs(7440)));
+    net.nat.handle_timeout(Instant::from_secs(7440));
+    // RFC 6146 §3.5.2.2: a segment with no data, sequence and
+    // acknowledgment numbers zero, only ACK set, to the IPv6 host from the
+    // peer as the host sees it.
+    let sent = transmits(&mut net.nat);
+    let [(Emit::V6 { reply: None, .. }, p)] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(p.len(), 60);
+    assert_eq!(p[6], 6);
+    let seen = read6(p);
+    assert_eq!(
+        (seen.src, seen.sport, seen.dst, seen.dport),
+        (server6(), 443, client(), 40000)
+    );
+    assert_eq!(&p[44..52], &[0; 8], "sequence and acknowledgment zero");
+    assert_eq!(p[40 + 13], 0x10, "ACK only");
+    assert!(seen.data.is_empty());
+    assert_eq!(
+        events(&mut net.nat),
+        vec![Event::TcpProbe {
+            v6: session.0,
+            peer: t6(server6(), 443),
+            at: Instant::from_secs(7440)
+        }]
+    );
+    assert_eq!(
+        net.nat.state().tcp_state(session.0, session.1),
+        Some(state::TcpState::Trans)
+    );
+    // The host answers (with an ACK, as TCP answers an unacceptable
+    // segment): established again, and the answer goes on to the server.
+    net.up(7441, &v6(client(), server6(), 6, 40000, 443, 0x10, b""));
+    assert_eq!(
+        net.nat.state().tcp_state(session.0, session.1),
+        Some(state::TcpState::Established)
+    );
+    // Next time nobody answers: one more probe, gone TCP_TRANS later.
+    net.nat.handle_timeout(Instant::from_secs(7441 + 7440));
+    assert_eq!(transmits(&mut net.nat).len(), 1);
+    net.nat
+        .handle_timeout(Instant::from_secs(7441 + 7440 + 239));
+    assert_eq!(net.nat.state().stats().sessions, 1);
+    net.nat
+        .handle_timeout(Instant::from_secs(7441 + 7440 + 240));
+    assert_eq!(net.nat.state().stats().sessions, 0);
+    assert!(transmits(&mut net.nat).is_empty(), "no probe from TRANS");
+}
+
+#[test]
+fn port_blocks_per_customer_are_logged_once() {
+    let mut net = Net::new();
+    // Two hosts of one customer /64, and a host of another.
+    let a: Ipv6Addr = "2001:db8:1::10".parse().unwrap();
+    let b: Ipv6Addr = "2001:db8:1::20".parse().unwrap();
+    let c: Ipv6Addr = "2001:db8:2::10".parse().unwrap();
+    let mut ports = Vec::new();
+    for (i, h) in [a, b, a, c].into_iter().enumerate() {
+        let sport = 5000 + 2 * i as u16;
+        let out = net.up(i as u64, &v6(h, server6(), 17, sport, 53, 0, b"q"));
+        ports.push(read4(&out).sport);
+    }
+    let ev = events(&mut net.nat);
+    let blocks: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::BlockAllocated {
+                customer,
+                proto: Protocol::Udp,
+                addr,
+                first,
+                last,
+                ..
+            } => Some((customer.to_string(), *addr, *first, *last)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2, "one block per customer: {ev:?}");
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, Event::BibCreated { .. }))
+            .count(),
+        4
+    );
+    let (c1, a1, f1, l1) = &blocks[0];
+    let (c2, _, f2, l2) = &blocks[1];
+    assert_eq!(
+        (c1.as_str(), c2.as_str()),
+        ("2001:db8:1::/64", "2001:db8:2::/64")
+    );
+    assert_eq!((*a1, l1 - f1 + 1), (POOL, 128));
+    for p in &ports[..3] {
+        assert!((f1..=l1).contains(&p), "{p} in {f1}-{l1}");
+    }
+    assert!((f2..=l2).contains(&&ports[3]));
+    assert_eq!(
+        ev[0].to_string(),
+        format!("0.000s block-allocated 2001:db8:1::/64 udp 203.0.113.1:{f1}-{l1}")
+    );
+    // The log lines go when the block empties.
+    net.nat.handle_timeout(Instant::from_secs(400));
+    let released = events(&mut net.nat)
+        .into_iter()
+        .filter(|e| matches!(e, Event::BlockReleased { .. }))
+        .count();
+    assert_eq!(released, 2);
+}
+
+#[test]
+fn pool_exhaustion_is_dropped_counted_and_alarmed_once_a_second() {
+    // One pool4 block of UDP ports, and a customer may hold one block.
+    let mut s = settings();
+    for r in &mut s.pool4 {
+        r.ports = 1024..=1151;
+    }
+    s.max_blocks_per_customer = 1;
+    let mut net = Net {
+        nat: nat_with(s),
+        out: vec![0; MAX_OUTPUT],
+    };
+    let a: Ipv6Addr = "2001:db8:1::10".parse().unwrap();
+    let b: Ipv6Addr = "2001:db8:2::10".parse().unwrap();
+    net.up(0, &v6(a, server6(), 17, 5000, 53, 0, b"q"));
+    let _ = events(&mut net.nat);
+    // The other customer finds no block left.
+    for (ms, port) in [(1000, 6000), (1500, 6002), (2000, 6004)] {
+        let e = net.nat.handle_v6(
+            Instant::from_millis(ms),
+            &v6(b, server6(), 17, port, 53, 0, b"q"),
+            &mut net.out,
+        );
+        assert_eq!(e, Emit::Drop(Reason::PoolExhausted));
+    }
+    assert_eq!(net.nat.state().drops(state::DropReason::PoolExhausted), 3);
+    let alarms: Vec<_> = events(&mut net.nat)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::LimitReached { reason, at } => Some((reason, at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        alarms,
+        vec![
+            (state::DropReason::PoolExhausted, Instant::from_millis(1000)),
+            (state::DropReason::PoolExhausted, Instant::from_millis(2000)),
+        ],
+        "at most one alarm a second"
+    );
+    assert_eq!(net.nat.state().stats().bibs, 1, "nothing half-made");
+    // The first customer still gets ports from its own block.
+    net.up(3, &v6(a, server6(), 17, 5002, 53, 0, b"q"));
+    // Its block back in the pool, the other customer gets it.
+    net.nat.handle_timeout(Instant::from_secs(400));
+    net.up(400, &v6(b, server6(), 17, 6000, 53, 0, b"q"));
+}
+
+#[test]
+fn static_bib_is_reachable_from_ipv4_and_survives_expiry() {
+    let web: Ipv6Addr = "2001:db8:2::80".parse().unwrap();
+    let mut s = settings();
+    s.statics = vec![state::StaticBib {
+        proto: Protocol::Tcp,
+        v6: t6(web, 80),
+        v4: t4(POOL, 8080),
+    }];
+    let mut net = Net {
+        nat: nat_with(s),
+        out: vec![0; MAX_OUTPUT],
+    };
+    let visitor = Ipv4Addr::new(192, 0, 2, 99);
+    let visitor6 = Nat64Prefix::WELL_KNOWN.embed(visitor);
+    for start in [0u64, 20_000] {
+        // An IPv4 visitor connects to the pool address's port 8080 ...
+        let syn = net.down(start, &v4(visitor, POOL, 6, 33000, 8080, 0x02, b""));
+        let seen = read6(&syn);
+        assert_eq!(
+            (seen.src, seen.sport, seen.dst, seen.dport),
+            (visitor6, 33000, web, 80)
+        );
+        // ... the server answers from its own port 80 ...
+        let synack = net.up(start + 1, &v6(web, visitor6, 6, 80, 33000, 0x12, b""));
+        let back = read4(&synack);
+        assert_eq!(
+            (back.src, back.sport, back.dst, back.dport),
+            (POOL, 8080, visitor, 33000)
+        );
+        // ... and once the session has run out (probe, then TRANS), the
+        // forward is still there.
+        net.nat.handle_timeout(Instant::from_secs(start + 1 + 7440));
+        net.nat
+            .handle_timeout(Instant::from_secs(start + 1 + 7440 + 240));
+        assert_eq!(net.nat.state().stats().sessions, 0);
+        assert_eq!(
+            net.nat.state().bib_v6(Protocol::Tcp, t4(POOL, 8080)),
+            Some(t6(web, 80))
+        );
+    }
+    assert!(!events(&mut net.nat)
+        .iter()
+        .any(|e| matches!(e, Event::BibReleased { .. })));
+}
