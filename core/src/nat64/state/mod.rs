@@ -46,6 +46,15 @@
 //! - Hairpinning (§3.8) and the loop guard are decided on the tuple: an
 //!   IPv6 packet to a pool4 address comes back as [`Outbound::Hairpin`];
 //!   a source inside the prefix (IPv6) or inside pool4 (IPv4) is dropped.
+//! - Port choice (§3.5.1.1, RFC 6056): a keyed hash of the source picks
+//!   the block and the slot, keeping the source port's range and parity
+//!   when the customer's blocks allow. A host's own port is **not**
+//!   preserved: it lies in the customer's blocks only by chance, taking it
+//!   outside them would break the one-log-line-per-block promise, and a
+//!   preserved port is the predictable choice RFC 6056 argues against.
+//! - Limits are reported once a second per [`DropReason`] as
+//!   [`Event::LimitReached`] (RFC 6888 REQ-4), every refusal in
+//!   [`Nat64State::drops`].
 //!
 //! ## Bounds
 //!
@@ -53,10 +62,14 @@
 //!   and (at most once a second per session) an O(1) move in its timer
 //!   list: no allocation.
 //! - Creating a BIB entry makes at most four passes (range and parity
-//!   kept, parity given up, range given up, both) over the customer's
-//!   blocks of the protocol (at most `max_blocks_per_customer`), skipping
-//!   full ones by their counts, and probes at most `block_size / 2` ports
-//!   of one block per pass.
+//!   kept, parity given up, range given up, both), each one walk over the
+//!   customer's blocks (at most three protocols times
+//!   `max_blocks_per_customer`) skipping full ones by their counts, and
+//!   probes at most `block_size / 2` ports of the first block with room,
+//!   which always holds a free port of the parity sought. Taking a new
+//!   block from pool4 is O(1). So a refusal on a full pool or at the
+//!   customer's limit costs four walks and no port lookups: no probe
+//!   budget is needed to bound it.
 //! - Address-dependent filtering walks the sessions of one BIB entry
 //!   (bounded by `max_sessions_per_customer`), only for packets that would
 //!   create a session.
@@ -1979,7 +1992,10 @@ impl Nat64State {
     }
 
     /// A free port of parity `p` in one of the customer's blocks of
-    /// (`proto`, `class`), starting at a hashed block and slot.
+    /// (`proto`, `class`), starting at a hashed block and slot. One pass
+    /// over the customer's blocks (O(blocks held), full ones skipped by
+    /// their counts), then at most `block_size / 2` lookups in the first
+    /// block with room, which always has a free port of that parity.
     fn port_in_held(
         &self,
         cust: u64,
@@ -1991,11 +2007,13 @@ impl Nat64State {
         let c = self.customers.get(&cust)?;
         let size = self.blocks.size();
         let slots = u64::from(size / 2);
-        let mine = |b: &&Held| b.proto == proto && usize::from(b.class) == class;
-        let n = c.blocks.iter().filter(mine).count() as u64;
-        for k in 0..n {
-            let i = (h >> 32).wrapping_add(k).checked_rem(n)?;
-            let b = c.blocks.iter().filter(mine).nth(i as usize)?;
+        let held = c.blocks.len();
+        let first = usize::try_from((h >> 32).checked_rem(u64::try_from(held).ok()?)?).ok()?;
+        let (tail, head) = c.blocks.split_at(first);
+        for b in head.iter().chain(tail) {
+            if b.proto != proto || usize::from(b.class) != class {
+                continue;
+            }
             if u64::from(*b.used.get(p)?) >= slots {
                 continue;
             }
