@@ -555,14 +555,14 @@ SRV6 = v6addr("64:ff9b::c633:6407")
 HOST = v6addr("2001:db8:1::10")
 up = udp6(HOST, SRV6, b"query", sport=1100, dport=53)
 down = udp4(SRV, POOL0, b"answer", sport=53, dport=1100)
-write(T, "udp-conversation.bin", rec(0, 0, up) + rec(0x41, 10, down) + rec(0x30, 400, up) + rec(0x41, 0, down) + rec(1, 0, down))
+write(T, "udp-conversation.bin", rec(0, 0, up) + rec(0x01, 10, down) + rec(0x30, 400, up) + rec(0x01, 0, down) + rec(1, 0, down))
 syn = ip6(HOST, SRV6, 6, tcp(1101, 443, b"", lambda n: ps6(HOST, SRV6, n, 6), flags=0x02))
 synack = ip4(SRV, POOL0, 6, tcp(443, 1101, b"", lambda n: ps4(SRV, POOL0, n, 6), flags=0x12))
 fin = ip6(HOST, SRV6, 6, tcp(1101, 443, b"", lambda n: ps6(HOST, SRV6, n, 6), flags=0x11))
-write(T, "tcp-open-close.bin", rec(0, 0, syn) + rec(0x41, 5, synack) + rec(0, 5, fin) + rec(0x41, 5, synack) + rec(0x71, 300, synack))
+write(T, "tcp-open-close.bin", rec(0, 0, syn) + rec(0x01, 5, synack) + rec(0, 5, fin) + rec(0x01, 5, synack) + rec(0x31, 300, synack))
 ping = ip6(HOST, SRV6, 58, icmp6(HOST, SRV6, 128, 0, struct.pack(">HH", 1102, 1), b"ping"))
 pong = ip4(SRV, POOL0, 1, icmp4(0, 0, struct.pack(">HH", 1102, 1), b"ping"))
-write(T, "ping.bin", rec(0, 0, ping) + rec(0x41, 1, pong) + rec(1, 1, pong))
+write(T, "ping.bin", rec(0, 0, ping) + rec(0x01, 1, pong) + rec(1, 1, pong))
 hair = udp6(HOST, SRV6, b"to a pool address", sport=1103, dport=1100)
 write(T, "hairpin.bin", rec(0, 0, up) + rec(4, 1, hair))
 write(T, "raw-junk.bin", rec(0x08, 0, b"\x60" + bytes(50)) + rec(0x09, 0, b"\x45" + bytes(30)))
@@ -576,3 +576,19 @@ pay = whole[20:]
 g1 = ip4(SRV, POOL0, 17, pay[:1480], df=False, mf=True)
 g2 = ip4(SRV, POOL0, 17, pay[1480:], df=False, off=1480 // 8)
 write(T, "fragments-v4.bin", rec(0, 0, up) + rec(0x41, 1, g2) + rec(0x41, 1, g1) + rec(0x21, 90, g2))
+# The state layer's timers and stored SYNs (RFC 6146 §3.5.2.2): an
+# unsolicited SYN kept six seconds then answered with Port Unreachable; a
+# simultaneous open under address-dependent filtering (first flags bit 7):
+# the host's mapping exists, a peer's SYN to it is stored, the host's SYN to
+# the peer releases it; an established session probed at its lifetime, the
+# host answering, then nobody.
+PEER = v4addr("192.0.2.1")
+PEER6 = v6addr("64:ff9b::c000:201")
+lone = ip4(PEER, POOL0, 6, tcp(5555, 1200, b"", lambda n: ps4(PEER, POOL0, n, 6), flags=0x02))
+write(T, "syn-stored-expires.bin", rec(0x81, 0, lone) + rec(0x38, 5, b"") + rec(0x38, 2, b"") + rec(0x81, 0, lone))
+peer_syn = ip4(PEER, POOL0, 6, tcp(5555, 1101, b"", lambda n: ps4(PEER, POOL0, n, 6), flags=0x02))
+syn_to_peer = ip6(HOST, PEER6, 6, tcp(1101, 5555, b"", lambda n: ps6(HOST, PEER6, n, 6), flags=0x02))
+peer_synack = ip4(PEER, POOL0, 6, tcp(5555, 1101, b"", lambda n: ps4(PEER, POOL0, n, 6), flags=0x12))
+write(T, "simultaneous-open.bin", rec(0x80, 0, syn) + rec(0x43, 1000, peer_syn) + rec(0x40, 2000, syn_to_peer) + rec(0x43, 10, peer_synack) + rec(0x38, 10, b""))
+ack = ip6(HOST, SRV6, 6, tcp(1101, 443, b"", lambda n: ps6(HOST, SRV6, n, 6), flags=0x10))
+write(T, "probe.bin", rec(0, 0, syn) + rec(0x01, 5, synack) + rec(0x38, 7440, b"") + rec(0x10, 1, ack) + rec(0x38, 7440, b"") + rec(0x38, 240, b""))

@@ -3,11 +3,20 @@
 //!
 //! Input: records of `[flags, dt_lo, dt_hi, len8]` then `len8 * 8` bytes
 //! of packet (or what is left). `flags` bit 0: from the IPv4 side; bits 1-2:
-//! which host and server (IPv6) or server (IPv4) the addresses are
-//! rewritten to, bit 6 which pool address (IPv4); bit 3:
+//! `who`, the host (IPv6) and server (both sides) the addresses are
+//! rewritten to; bit 6 (`flip`): an IPv6 packet goes to server
+//! `who ^ 1` instead, an IPv4 one to pool address 1 instead of 0; bit 3:
 //! the bytes go in raw, without the header and checksum fix-ups of the
 //! xlat targets; bit 4: time advances `dt` seconds, not milliseconds; bit 5:
-//! `handle_timeout` runs first.
+//! `handle_timeout` runs first; bit 7 clear: a packet goes to a binding as
+//! a reply would (ports are not preserved, so seeds cannot name the pool
+//! port): an IPv4 TCP, UDP or echo packet whose destination port
+//! (identifier) host `who ^ flip` has a binding for is sent to that
+//! binding, and an IPv6 TCP or UDP packet to the pool address (server 2)
+//! whose destination port host 0 has a binding for is sent to it
+//! (hairpinning). Bit 7 of the first record's flags makes the run use
+//! address-dependent filtering (so unsolicited SYNs are stored even where
+//! a binding exists: simultaneous open).
 //!
 //! Invariants checked:
 //! - every emitted packet is a well-formed IPv4 or IPv6 packet of the side
@@ -58,7 +67,7 @@ fn hosts(i: usize) -> Ipv6Addr {
 
 /// pool4 203.0.113.0/31, ports 1024-1279 for every protocol, in blocks of
 /// 16; small limits, so that runs reach them.
-fn config() -> state::Config {
+fn config(adf: bool) -> state::Config {
     let pool = Protocol::ALL
         .into_iter()
         .map(|proto| Pool4Range {
@@ -74,12 +83,16 @@ fn config() -> state::Config {
     s.max_sessions_per_customer = 16;
     s.max_stored_syns = 4;
     s.max_events = 256;
+    if adf {
+        s.filtering = state::Filtering::AddressDependent;
+    }
     state::Config::new(s).expect("a valid config")
 }
 
 /// One run; returns everything emitted, for the replay check.
 fn run(data: &[u8]) -> Vec<Vec<u8>> {
-    let mut nat = Nat64::new(xlat::Config::default(), config(), 5);
+    let adf = data.first().is_some_and(|f| f & 0x80 != 0);
+    let mut nat = Nat64::new(xlat::Config::default(), config(adf), 5);
     let mut out = vec![0u8; MAX_OUTPUT];
     let mut emitted = Vec::new();
     let mut now = 0u64;
@@ -100,20 +113,27 @@ fn run(data: &[u8]) -> Vec<Vec<u8>> {
         }
         let from_v4 = flags & 1 != 0;
         let who = usize::from((flags >> 1) & 3);
+        let flip = usize::from((flags >> 6) & 1);
+        let reply = flags & 0x80 == 0;
         let pkt = if flags & 0x08 != 0 {
             Some(bytes.to_vec())
         } else if from_v4 {
             crate::xlat_4to6::normalize(bytes).map(|mut p| {
                 p[12..16].copy_from_slice(&SERVERS[who].octets());
-                p[16..20].copy_from_slice(&POOL[usize::from((flags >> 6) & 1)].octets());
-                refix_v4(&mut p);
+                p[16..20].copy_from_slice(&POOL[flip].octets());
+                let icmp = reply && to_binding(&nat, &mut p, hosts(who ^ flip));
+                refix_v4(&mut p, icmp);
                 p
             })
         } else {
             crate::xlat_6to4::normalize(bytes).map(|mut p| {
                 p[8..24].copy_from_slice(&hosts(who).octets());
-                let dst = Nat64Prefix::WELL_KNOWN.embed(SERVERS[who]);
+                let server = SERVERS[who ^ flip];
+                let dst = Nat64Prefix::WELL_KNOWN.embed(server);
                 p[24..40].copy_from_slice(&dst.octets());
+                if reply && POOL.contains(&server) {
+                    hairpin_to_binding(&nat, &mut p, hosts(0));
+                }
                 refix_v6(&mut p);
                 p
             })
@@ -155,9 +175,59 @@ fn transmit(nat: &mut Nat64, out: &mut [u8], emitted: &mut Vec<Vec<u8>>) {
     }
 }
 
+/// Points an unfragmented IPv4 TCP, UDP or ICMP echo packet at the
+/// binding `host` holds for its destination port (echo: identifier), if
+/// any; whether it did.
+fn to_binding(nat: &Nat64, p: &mut [u8], host: Ipv6Addr) -> bool {
+    let v4 = V4(p);
+    if v4.is_fragment() {
+        return false;
+    }
+    let (ihl, l4) = (v4.ihl(), v4.l4());
+    let (proto, at) = match v4.proto() {
+        6 => (Protocol::Tcp, 2),
+        17 => (Protocol::Udp, 2),
+        1 if matches!(l4.first(), Some(0 | 8)) => (Protocol::Icmp, 4),
+        _ => return false,
+    };
+    let Some(port) = l4.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+        return false;
+    };
+    let Some(b) = nat
+        .state()
+        .bib_v4(proto, state::Transport6::new(host, port))
+    else {
+        return false;
+    };
+    p[16..20].copy_from_slice(&b.addr.octets());
+    p[ihl + at..ihl + at + 2].copy_from_slice(&b.port.to_be_bytes());
+    true
+}
+
+/// Points an IPv6 TCP or UDP packet (no extension headers) at the
+/// binding `host` holds for its destination port, under the prefix.
+fn hairpin_to_binding(nat: &Nat64, p: &mut [u8], host: Ipv6Addr) {
+    let proto = match p[6] {
+        6 => Protocol::Tcp,
+        17 => Protocol::Udp,
+        _ => return,
+    };
+    let Some(port) = p.get(42..44).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+        return;
+    };
+    if let Some(b) = nat
+        .state()
+        .bib_v4(proto, state::Transport6::new(host, port))
+    {
+        p[24..40].copy_from_slice(&Nat64Prefix::WELL_KNOWN.embed(b.addr).octets());
+        p[42..44].copy_from_slice(&b.port.to_be_bytes());
+    }
+}
+
 /// The IPv4 header checksum, and the transport checksum, after the
-/// addresses were rewritten (only for an unfragmented packet).
-fn refix_v4(p: &mut [u8]) {
+/// addresses were rewritten (only for an unfragmented packet; ICMP only
+/// when `icmp`, as its identifier changed).
+fn refix_v4(p: &mut [u8], icmp: bool) {
     let ihl = usize::from(p[0] & 0xf) * 4;
     p[10..12].copy_from_slice(&[0, 0]);
     let c = !(ones_sum(&p[..ihl]) as u16);
@@ -170,6 +240,9 @@ fn refix_v4(p: &mut [u8]) {
     if let Some(at) = crate::xlat::checksum_at(proto).filter(|_| proto == 6 || proto == 17) {
         let pseudo = crate::xlat::pseudo4(src, dst, len, proto);
         crate::xlat::seal(&mut p[ihl..], at, &pseudo);
+    } else if proto == 1 && icmp {
+        let end = ihl + len;
+        crate::xlat::seal(&mut p[ihl..end], 2, &[]);
     }
 }
 
