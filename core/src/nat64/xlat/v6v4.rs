@@ -131,6 +131,9 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     let head = head.get_mut(..head_len).ok_or(Reason::Truncated)?;
     head.copy_from_slice(src_head);
     rewrite_head(p, head, &flow, &m, l4.len());
+    if p == Proto::Icmp && ip.fragment.is_none() {
+        icmp4_positive_zero(head, l4.get(head.len()..).unwrap_or_default());
+    }
 
     // RFC 7915 §5.1, §5.1.1: the IPv4 header.
     let total = IPV4_HEADER.saturating_add(l4.len());
@@ -278,6 +281,19 @@ pub(super) fn rewrite_head(
             put16(head, 2, wire::adjust(c, before, after));
         }
         Proto::Other(_) => {}
+    }
+}
+
+/// RFC 1624 §3: the incremental update gives 0x0000 (the other encoding of
+/// zero) when every other word of the message is zero, and ICMPv4, unlike
+/// ICMPv6, has no pseudo-header to make the sum non-zero. A receiver sums
+/// such a message to 0x0000 and rejects it, so an all-zero echo message
+/// gets 0xffff, its only checksum that verifies. `head` is the rewritten
+/// ICMPv4 header, `rest` the rest of the message. The scan runs only when
+/// the checksum came out 0x0000, and stops at the first non-zero byte.
+fn icmp4_positive_zero(head: &mut [u8], rest: &[u8]) {
+    if be16(head, 2) == Some(0) && head.iter().all(|&b| b == 0) && rest.iter().all(|&b| b == 0) {
+        put16(head, 2, 0xffff);
     }
 }
 
