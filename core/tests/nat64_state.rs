@@ -448,6 +448,10 @@ fn many_blocks_per_customer_stay_linear() {
         }],
         "one alarm for a second of refusals"
     );
+    assert_eq!(
+        limits[0].to_string(),
+        "1.000s limit-reached customer_port_limit"
+    );
     nat.check_invariants().unwrap();
 }
 
