@@ -996,3 +996,39 @@ fn static_bib_is_reachable_from_ipv4_and_survives_expiry() {
         .iter()
         .any(|e| matches!(e, Event::BibReleased { .. })));
 }
+
+#[test]
+fn simultaneous_open_with_a_cut_stored_syn_waits_for_the_retransmission() {
+    // Only the IPv4 header and 8 bytes are kept: enough to quote in an
+    // ICMP error, not to forward.
+    let mut s = settings();
+    s.filtering = state::Filtering::AddressDependent;
+    s.max_stored_syn_bytes = 28;
+    let mut net = Net {
+        nat: nat_with(s),
+        out: vec![0; MAX_OUTPUT],
+    };
+    let syn = net.up(0, &v6(client(), server6(), 6, 40000, 443, 0x02, b""));
+    let t = read4(&syn).sport;
+    let peer_syn = v4(PEER, POOL, 6, 5555, t, 0x02, b"");
+    let e = net
+        .nat
+        .handle_v4(Instant::from_secs(1), &peer_syn, &mut net.out);
+    assert_eq!(e, Emit::Drop(Reason::SynStored));
+    let peer6 = Nat64Prefix::WELL_KNOWN.embed(PEER);
+    net.up(2, &v6(client(), peer6, 6, 40000, 5555, 0x02, b""));
+    assert!(transmits(&mut net.nat).is_empty());
+    assert_eq!(net.nat.transmits_lost(), 1, "the cut SYN is not forwarded");
+    let session = (t6(client(), 40000), t4(PEER, 5555));
+    assert_eq!(
+        net.nat.state().tcp_state(session.0, session.1),
+        Some(state::TcpState::V6Init)
+    );
+    // The peer's retransmitted SYN now meets the session.
+    let back = net.down(3, &peer_syn);
+    assert_eq!(read6(&back).dport, 40000);
+    assert_eq!(
+        net.nat.state().tcp_state(session.0, session.1),
+        Some(state::TcpState::Established)
+    );
+}

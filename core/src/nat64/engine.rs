@@ -419,7 +419,7 @@ impl Nat64 {
             return;
         }
         let o = self.xlat.translate_4to6(
-            &mut StateMapping::new(&mut self.state, now),
+            &mut StateMapping::new(&mut self.state, now).with_packet(&syn.packet),
             &syn.packet,
             &mut self.scratch,
         );
