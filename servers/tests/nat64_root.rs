@@ -1,0 +1,547 @@
+//! `sixgate nat64` end to end over real kernel stacks (docs/nat64.md), root
+//! only: each test makes its own three network namespaces,
+//!
+//! ```text
+//! client (IPv6 only)        gateway                         server (IPv4 only)
+//! 2001:db8:1::10/64 ── veth ── 2001:db8:1::1   TUN nat64   198.51.100.1 ── veth ── 198.51.100.2/24
+//!                              `sixgate nat64` (prefix 64:ff9b::/96, pool4 203.0.113.1)
+//! ```
+//!
+//! documentation addresses only (hence `--allow-non-global` with the
+//! well-known prefix). Python 3 plays the endpoints (http.server, UDP echo,
+//! raw ICMPv6). Every loop is bounded in count and time; processes are
+//! killed by pid and the namespaces deleted on drop, also when a test fails.
+//! Without root the tests say so and pass (in CI, where `CI` is set, they
+//! fail instead).
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const PREFIX: &str = "64:ff9b::/96";
+const POOL4: &str = "203.0.113.1";
+const CLIENT: &str = "2001:db8:1::10";
+/// 198.51.100.2 under the prefix.
+const SERVER6: &str = "64:ff9b::c633:6402";
+/// The translator's own ICMPv6 errors come from the pool4 address under the
+/// prefix (203.0.113.1).
+const ICMP_SOURCE6: &str = "64:ff9b::cb00:7101";
+const METRICS: &str = "http://127.0.0.1:9466/metrics";
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Whether the test can run; says why not.
+fn runnable(name: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(!in_ci(), "{name} needs root (ip netns, TUN) in CI");
+    eprintln!("skipping {name}: needs root (ip netns, /dev/net/tun)");
+    false
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A child process killed (by its pid) and reaped on drop.
+struct Kid(Child);
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Three namespaces, the veths between them, and a scratch directory;
+/// deleted on drop.
+struct Net {
+    client: String,
+    gateway: String,
+    server: String,
+    dir: PathBuf,
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+impl Net {
+    fn new() -> Self {
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let net = Self {
+            client: format!("sg64c-{id}"),
+            gateway: format!("sg64g-{id}"),
+            server: format!("sg64s-{id}"),
+            dir: std::env::temp_dir().join(format!("sixgate-nat64-{id}")),
+        };
+        let _ = fs::remove_dir_all(&net.dir);
+        fs::create_dir_all(&net.dir).expect("scratch dir");
+        for ns in [&net.client, &net.gateway, &net.server] {
+            // A leftover of a killed run with the same pid would make `add` fail.
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        let (c, g, s) = (&net.client, &net.gateway, &net.server);
+        ip(&[
+            "link", "add", "c0", "netns", c, "type", "veth", "peer", "name", "g0", "netns", g,
+        ]);
+        ip(&[
+            "link", "add", "s0", "netns", s, "type", "veth", "peer", "name", "g1", "netns", g,
+        ]);
+        ip(&[
+            "-n",
+            c,
+            "addr",
+            "add",
+            "2001:db8:1::10/64",
+            "dev",
+            "c0",
+            "nodad",
+        ]);
+        ip(&["-n", c, "link", "set", "c0", "up"]);
+        ip(&[
+            "-n",
+            c,
+            "-6",
+            "route",
+            "add",
+            PREFIX,
+            "via",
+            "2001:db8:1::1",
+        ]);
+        ip(&[
+            "-n",
+            g,
+            "addr",
+            "add",
+            "2001:db8:1::1/64",
+            "dev",
+            "g0",
+            "nodad",
+        ]);
+        ip(&["-n", g, "link", "set", "g0", "up"]);
+        ip(&["-n", g, "addr", "add", "198.51.100.1/24", "dev", "g1"]);
+        ip(&["-n", g, "link", "set", "g1", "up"]);
+        ip(&["-n", s, "addr", "add", "198.51.100.2/24", "dev", "s0"]);
+        ip(&["-n", s, "link", "set", "s0", "up"]);
+        ip(&[
+            "-n",
+            s,
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "via",
+            "198.51.100.1",
+        ]);
+        let out = net
+            .exec(
+                g,
+                "sysctl",
+                &[
+                    "-qw",
+                    "net.ipv6.conf.all.forwarding=1",
+                    "net.ipv4.ip_forward=1",
+                ],
+            )
+            .output()
+            .expect("sysctl");
+        assert!(out.status.success(), "sysctl: {out:?}");
+        net
+    }
+
+    /// `ip netns exec NS PROGRAM ARGS…`, with no proxy settings inherited.
+    fn exec(&self, ns: &str, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]).args(args);
+        for v in [
+            "http_proxy",
+            "https_proxy",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+        ] {
+            c.env_remove(v);
+        }
+        c.current_dir("/");
+        c
+    }
+
+    /// Starts `sixgate nat64` in the gateway namespace with the topology's
+    /// prefix and pool plus `extra`; waits until `/metrics` answers.
+    fn gateway(&self, extra: &[&str]) -> Kid {
+        let log = self.dir.join("nat64.log");
+        let err = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("stderr"))
+            .expect("stderr file");
+        let mut args = vec![
+            "nat64",
+            "--tun",
+            "nat64",
+            "--prefix",
+            PREFIX,
+            "--pool4",
+            POOL4,
+            "--allow-non-global",
+            "--metrics",
+            "127.0.0.1:9466",
+            "--log",
+            log.to_str().expect("utf-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        let kid = Kid(self
+            .exec(&self.gateway, env!("CARGO_BIN_EXE_sixgate"), &args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("start sixgate nat64"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.try_scrape().is_some() {
+                return kid;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "the gateway did not serve /metrics within 10 s:\n{}",
+            self.stderr()
+        );
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("nat64.log")).unwrap_or_default()
+    }
+
+    fn try_scrape(&self) -> Option<String> {
+        let out = self
+            .exec(&self.gateway, "curl", &["-sf", "-m", "2", METRICS])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// A metric's value (the line `NAME VALUE`, `NAME` with its labels), 0
+    /// when absent.
+    fn metric(&self, name: &str) -> u64 {
+        let text = self.try_scrape().unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits (at most `secs`) until `cond` holds of the metric.
+    fn wait_metric(&self, name: &str, secs: u64, cond: impl Fn(u64) -> bool) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.metric(name);
+            if cond(v) || Instant::now() > deadline {
+                return v;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs a Python script in `ns`, killed after 20 s.
+    fn python(&self, ns: &str, script: &str, args: &[&str]) -> Output {
+        let mut a = vec!["-k", "5", "20", "python3", "-c", script];
+        a.extend_from_slice(args);
+        self.exec(ns, "timeout", &a).output().expect("run python3")
+    }
+
+    /// Starts a Python server in `ns` and waits for its `ready` line.
+    fn python_server(&self, ns: &str, script: &str, args: &[&str]) -> Kid {
+        let mut a = vec!["-c", script];
+        a.extend_from_slice(args);
+        let mut kid = Kid(self
+            .exec(ns, "python3", &a)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3"));
+        let mut line = String::new();
+        BufReader::new(kid.0.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        assert_eq!(line.trim(), "ready", "the python server did not start");
+        kid
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in [&self.client, &self.gateway, &self.server] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A UDP server answering `PEER_IP:PEER_PORT DATA` for 60 s at most.
+const UDP_ECHO_PY: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.51.100.2", 5300))
+s.settimeout(1)
+print("ready", flush=True)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        d, peer = s.recvfrom(2000)
+    except socket.timeout:
+        continue
+    s.sendto(("%s:%d " % peer).encode() + d, peer)
+"#;
+
+/// One UDP request from the client; prints the answer or `timeout`.
+const UDP_CLIENT_PY: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(float(sys.argv[3]))
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"hello")
+try:
+    print(s.recv(2000).decode())
+except socket.timeout:
+    print("timeout")
+"#;
+
+/// An ICMPv6 echo with a given hop limit; prints `reply SRC`,
+/// `time-exceeded SRC` (quoting our echo) or `none`.
+const PING6_PY: &str = r#"
+import socket, struct, sys, time
+dst, hops, ident = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, hops)
+s.settimeout(0.5)
+s.sendto(struct.pack("!BBHHH", 128, 0, 0, ident, 1) + b"sixgate-ping", (dst, 0))
+end = time.time() + 3
+while time.time() < end:
+    try:
+        d, a = s.recvfrom(2000)
+    except socket.timeout:
+        continue
+    if d[0] == 129 and struct.unpack("!H", d[4:6])[0] == ident:
+        print("reply", a[0]); sys.exit(0)
+    if d[0] == 3 and len(d) >= 56 and d[48] == 128 and struct.unpack("!H", d[52:54])[0] == ident:
+        print("time-exceeded", a[0]); sys.exit(0)
+print("none")
+"#;
+
+/// Unsolicited IPv4 traffic toward the pool from the server side.
+const UNSOLICITED_PY: &str = r#"
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(2)
+u.connect(("203.0.113.1", 40000))
+u.send(b"x")
+try:
+    u.recv(10); print("udp-answered")
+except ConnectionRefusedError:
+    print("udp-refused")
+except socket.timeout:
+    print("udp-timeout")
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t.settimeout(2)
+try:
+    t.connect(("203.0.113.1", 40001)); print("tcp-connected")
+except ConnectionRefusedError:
+    print("tcp-refused")
+except socket.timeout:
+    print("tcp-timeout")
+"#;
+
+/// A client-side listener that reports whether anything reached it.
+const CLIENT_LISTEN_PY: &str = r#"
+import socket, sys, time
+t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("2001:db8:1::10", 40001)); t.listen(4); t.settimeout(0.2)
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+u.bind(("2001:db8:1::10", 40000)); u.settimeout(0.2)
+print("ready", flush=True)
+got = []
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        t.accept(); got.append("tcp")
+    except socket.timeout:
+        pass
+    try:
+        u.recv(10); got.append("udp")
+    except socket.timeout:
+        pass
+open(sys.argv[2], "w").write("got " + (",".join(got) or "nothing"))
+"#;
+
+#[test]
+fn tcp_udp_ping_and_ttl_through_the_gateway() {
+    if !runnable("tcp_udp_ping_and_ttl_through_the_gateway") {
+        return;
+    }
+    let net = Net::new();
+    let _gw = net.gateway(&["--setup"]);
+
+    // TCP: an HTTP download of 300 kB, byte for byte.
+    let www = net.dir.join("www");
+    fs::create_dir_all(&www).expect("www");
+    let body: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    fs::write(www.join("blob"), &body).expect("blob");
+    let _http = net.python_server(
+        &net.server,
+        "import http.server, functools, sys\n\
+         h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+         s = http.server.ThreadingHTTPServer(('198.51.100.2', 8080), h)\n\
+         print('ready', flush=True)\n\
+         s.serve_forever()",
+        &[www.to_str().expect("utf-8")],
+    );
+    let got = net.dir.join("got");
+    let url = format!("http://[{SERVER6}]:8080/blob");
+    let out = net
+        .exec(
+            &net.client,
+            "curl",
+            &["-sf", "-m", "20", "-o", got.to_str().expect("utf-8"), &url],
+        )
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "download: {}\n{}",
+        text(&out),
+        net.stderr()
+    );
+    assert!(
+        fs::read(&got).expect("downloaded file") == body,
+        "the download differs"
+    );
+
+    // UDP request/response; the server sees the pool4 address.
+    let _echo = net.python_server(&net.server, UDP_ECHO_PY, &[]);
+    let out = net.python(&net.client, UDP_CLIENT_PY, &[SERVER6, "5300", "3"]);
+    let answer = text(&out);
+    assert!(
+        answer.starts_with(&format!("{POOL4}:")),
+        "UDP answer {answer:?}"
+    );
+    assert!(
+        answer.trim_end().ends_with(" hello"),
+        "UDP answer {answer:?}"
+    );
+
+    // ping6 to the synthesised address.
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "4242"]);
+    assert_eq!(
+        text(&out).trim(),
+        format!("reply {SERVER6}"),
+        "{}",
+        net.stderr()
+    );
+
+    // Hop limit 2: the gateway's kernel forwards with 1 left, the translator
+    // answers Time Exceeded from its own ICMPv6 source.
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "2", "4343"]);
+    assert_eq!(text(&out).trim(), format!("time-exceeded {ICMP_SOURCE6}"));
+
+    // The counters and the RFC 6888 log agree.
+    let hop = "sixgate_nat64_icmp_errors_sent_total{reason=\"hop_limit\"}";
+    assert!(net.wait_metric(hop, 3, |v| v >= 1) >= 1, "{hop}");
+    assert!(net.wait_metric("sixgate_nat64_sessions", 3, |v| v >= 3) >= 3);
+    assert!(net.metric("sixgate_nat64_bibs") >= 3);
+    assert!(net.metric("sixgate_nat64_bytes_total{dir=\"in\",family=\"ipv4\"}") >= 300_000);
+    assert!(net.metric("sixgate_nat64_bytes_total{dir=\"out\",family=\"ipv6\"}") >= 300_000);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let log = loop {
+        let log = net.log();
+        if log.contains(" NAT64 BIB create ICMP ") || Instant::now() > deadline {
+            break log;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    for want in [
+        format!(" NAT64 BIB create TCP [{CLIENT}]:"),
+        format!(" NAT64 BIB create UDP [{CLIENT}]:"),
+        format!(" NAT64 BIB create ICMP [{CLIENT}]:4242 {POOL4}:"),
+    ] {
+        assert!(log.contains(&want), "no {want:?} in the log:\n{log}");
+    }
+    // UTC timestamps: 2026-12-06T12:00:00.000Z.
+    let first = log.lines().next().unwrap_or_default();
+    assert!(first.len() > 24 && &first[23..25] == "Z ", "{first:?}");
+}
+
+#[test]
+fn unsolicited_ipv4_is_dropped() {
+    if !runnable("unsolicited_ipv4_is_dropped") {
+        return;
+    }
+    let net = Net::new();
+    let _gw = net.gateway(&["--setup"]);
+    let report = net.dir.join("listener");
+    let _listener = net.python_server(
+        &net.client,
+        CLIENT_LISTEN_PY,
+        &["5", report.to_str().expect("utf-8")],
+    );
+    let out = net.python(&net.server, UNSOLICITED_PY, &[]);
+    let lines = text(&out);
+    // UDP without a binding gets Port Unreachable from the translator
+    // (RFC 6146 §3.5.1); TCP is dropped silently.
+    assert!(lines.contains("udp-refused"), "{lines}");
+    assert!(lines.contains("tcp-timeout"), "{lines}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let out = loop {
+        let out = fs::read_to_string(&report).unwrap_or_default();
+        if out.starts_with("got") || Instant::now() > deadline {
+            break out;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(out, "got nothing", "the IPv6 node was reached");
+    let unmapped = "sixgate_nat64_dropped_total{reason=\"unmapped\"}";
+    assert!(net.wait_metric(unmapped, 3, |v| v >= 1) >= 1, "{unmapped}");
+    assert_eq!(net.metric("sixgate_nat64_bibs"), 0);
+}
