@@ -545,3 +545,199 @@ fn unsolicited_ipv4_is_dropped() {
     assert!(net.wait_metric(unmapped, 3, |v| v >= 1) >= 1, "{unmapped}");
     assert_eq!(net.metric("sixgate_nat64_bibs"), 0);
 }
+
+fn signal(kid: &Kid, sig: &str) {
+    let out = Command::new("kill")
+        .args([sig, &kid.0.id().to_string()])
+        .output()
+        .expect("kill");
+    assert!(out.status.success(), "kill {sig}: {}", text(&out));
+}
+
+/// Waits (at most `secs`) until the log holds `needle`.
+fn wait_log(net: &Net, needle: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let log = net.log();
+        if log.contains(needle) || Instant::now() > deadline {
+            return log;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn icmp_session_expires_and_sighup_reopens_the_log() {
+    if !runnable("icmp_session_expires_and_sighup_reopens_the_log") {
+        return;
+    }
+    let net = Net::new();
+    // UDP lifetimes cannot go below RFC 6146's 2 minutes; ICMP query
+    // sessions have no minimum, so they show expiry quickly.
+    let gw = net.gateway(&["--setup", "--icmp-timeout", "2s"]);
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "4545"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    assert_eq!(net.wait_metric("sixgate_nat64_sessions", 3, |v| v == 1), 1);
+    let created = Instant::now();
+    assert_eq!(net.wait_metric("sixgate_nat64_sessions", 8, |v| v == 0), 0);
+    assert_eq!(net.metric("sixgate_nat64_bibs"), 0);
+    assert!(
+        created.elapsed() >= Duration::from_millis(1000),
+        "the session ended too early"
+    );
+    let release = format!(" NAT64 BIB release ICMP [{CLIENT}]:4545 {POOL4}:");
+    let log = wait_log(&net, &release, 3);
+    assert!(log.contains(&release), "no release line in:\n{log}");
+
+    // logrotate: move the file away, SIGHUP, new lines go to a new file.
+    let rotated = net.dir.join("nat64.log.1");
+    fs::rename(net.dir.join("nat64.log"), &rotated).expect("rotate");
+    signal(&gw, "-HUP");
+    let ok = "sixgate_nat64_reloads_total{result=\"ok\"}";
+    assert_eq!(net.wait_metric(ok, 3, |v| v == 1), 1, "{}", net.stderr());
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "4646"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    let create = format!(" NAT64 BIB create ICMP [{CLIENT}]:4646 ");
+    let log = wait_log(&net, &create, 3);
+    assert!(
+        log.contains(&create),
+        "no create line in the new log:\n{log}"
+    );
+    assert!(!fs::read_to_string(&rotated)
+        .unwrap_or_default()
+        .contains(&create));
+}
+
+/// Retries a UDP request (0.5 s each, at most 40 tries); prints
+/// `ok TRIES ANSWER` or `failed`.
+const UDP_RETRY_PY: &str = r#"
+import socket, sys
+for i in range(1, 41):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(0.5)
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.send(b"again")
+    try:
+        print("ok", i, s.recv(2000).decode(), flush=True); sys.exit(0)
+    except (socket.timeout, ConnectionRefusedError):
+        pass
+    finally:
+        s.close()
+print("failed", flush=True)
+"#;
+
+#[test]
+fn operator_routed_tun_and_restart_with_clients_retrying() {
+    if !runnable("operator_routed_tun_and_restart_with_clients_retrying") {
+        return;
+    }
+    let net = Net::new();
+    // Without --setup the operator makes the device and the routes; they
+    // outlive the gateway process.
+    let g = net.gateway.as_str();
+    ip(&["-n", g, "tuntap", "add", "dev", "nat64", "mode", "tun"]);
+    ip(&["-n", g, "link", "set", "nat64", "up"]);
+    ip(&["-n", g, "-6", "route", "add", PREFIX, "dev", "nat64"]);
+    ip(&[
+        "-n",
+        g,
+        "-4",
+        "route",
+        "add",
+        "203.0.113.1/32",
+        "dev",
+        "nat64",
+    ]);
+    let _echo = net.python_server(&net.server, UDP_ECHO_PY, &[]);
+    let gw = net.gateway(&[]);
+    let out = net.python(&net.client, UDP_CLIENT_PY, &[SERVER6, "5300", "3"]);
+    assert!(text(&out).starts_with(POOL4), "{}", text(&out));
+    let log = wait_log(&net, " NAT64 BIB create UDP ", 3);
+    assert!(
+        log.contains(" NAT64 BIB create UDP "),
+        "first run: {log:?}\n{}",
+        net.stderr()
+    );
+
+    // Stop it; the client keeps trying while it is down.
+    // SIGTERM: a clean exit, the log lines still queued written out.
+    let mut gw = gw;
+    signal(&gw, "-TERM");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        match gw.0.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            _ if Instant::now() > deadline => break None,
+            _ => thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit after SIGTERM: {status:?}"
+    );
+    drop(gw);
+    let retry = Kid(net
+        .exec(
+            &net.client,
+            "timeout",
+            &[
+                "-k",
+                "5",
+                "30",
+                "python3",
+                "-c",
+                UDP_RETRY_PY,
+                SERVER6,
+                "5300",
+            ],
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the retrying client"));
+    thread::sleep(Duration::from_millis(1600));
+    let _gw = net.gateway(&[]);
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut retry = retry;
+    let mut line = String::new();
+    if let Some(stdout) = retry.0.stdout.take() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let mut l = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut l);
+            let _ = tx.send(l);
+        });
+        line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+    }
+    let mut w = line.split_whitespace();
+    assert_eq!(
+        w.next(),
+        Some("ok"),
+        "the client never got through: {line:?}\n{}",
+        net.stderr()
+    );
+    let tries: u32 = w.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(
+        tries >= 2,
+        "the first try went through while the gateway was down: {line:?}"
+    );
+    assert!(
+        line.contains(&format!("{POOL4}:")) && line.trim_end().ends_with(" again"),
+        "{line:?}"
+    );
+    // Two runs, each logged its own binding.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut log = net.log();
+    while log.matches(" NAT64 BIB create UDP ").count() < 2 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+        log = net.log();
+    }
+    assert!(
+        log.matches(" NAT64 BIB create UDP ").count() >= 2,
+        "{log}\n{}",
+        net.stderr()
+    );
+}
