@@ -741,3 +741,135 @@ fn operator_routed_tun_and_restart_with_clients_retrying() {
         net.stderr()
     );
 }
+
+/// Sends `count` malformed IPv6 packets (valid outer header, then random
+/// bytes under TCP, UDP, ICMPv6, Fragment, Hop-by-Hop, Routing and
+/// unknown next headers) to the prefix, from a fixed seed.
+const GARBAGE6_PY: &str = r#"
+import random, socket, struct, sys
+rnd = random.Random(int(sys.argv[2]))
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+src = socket.inet_pton(socket.AF_INET6, "2001:db8:1::10")
+dst = socket.inet_pton(socket.AF_INET6, sys.argv[1])
+sent = 0
+for i in range(int(sys.argv[3])):
+    nh = rnd.choice([6, 17, 58, 44, 0, 43, 60, 253, 1, 4, 41])
+    body = bytes(rnd.getrandbits(8) for _ in range(rnd.choice([0, 1, 7, 8, 20, 40, 200, 1200])))
+    if nh == 44 and body:
+        body = bytes([rnd.choice([6, 17, 58, 44])]) + body[1:]
+    hdr = struct.pack("!IHBB", 0x60000000, len(body), nh, 64) + src + dst
+    try:
+        s.sendto(hdr + body, (sys.argv[1], 0)); sent += 1
+    except OSError:
+        pass
+print("sent", sent)
+"#;
+
+/// The same for IPv4 toward the pool (random protocols, fragment fields,
+/// options lengths and payloads; the kernel fills in length and checksum).
+const GARBAGE4_PY: &str = r#"
+import random, socket, struct, sys
+rnd = random.Random(int(sys.argv[1]))
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+src = socket.inet_aton("198.51.100.2"); dst = socket.inet_aton("203.0.113.1")
+sent = 0
+for i in range(int(sys.argv[2])):
+    proto = rnd.choice([6, 17, 1, 58, 0, 44, 2, 47, 253])
+    frag = rnd.choice([0, 0x4000, 0x2000, 0x2001, 0x0003, rnd.getrandbits(16)])
+    body = bytes(rnd.getrandbits(8) for _ in range(rnd.choice([0, 1, 7, 8, 20, 40, 200, 1200])))
+    hdr = struct.pack("!BBHHHBBH", 0x45, 0, 0, rnd.getrandbits(16), frag, 64, proto, 0) + src + dst
+    try:
+        s.sendto(hdr + body, ("203.0.113.1", 0)); sent += 1
+    except OSError:
+        pass
+print("sent", sent)
+"#;
+
+fn dropped_total(net: &Net) -> u64 {
+    net.try_scrape()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("sixgate_nat64_dropped_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn malformed_packets_are_counted_and_the_gateway_keeps_translating() {
+    if !runnable("malformed_packets_are_counted_and_the_gateway_keeps_translating") {
+        return;
+    }
+    let net = Net::new();
+    let mut gw = net.gateway(&["--setup"]);
+    // An IPv6 binding first, so IPv4 garbage can also hit a live mapping.
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5151"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    let before = dropped_total(&net);
+    for seed in ["1", "2", "3"] {
+        let out = net.python(&net.client, GARBAGE6_PY, &[SERVER6, seed, "700"]);
+        assert!(text(&out).starts_with("sent "), "{}", text(&out));
+        let out = net.python(&net.server, GARBAGE4_PY, &[seed, "700"]);
+        assert!(text(&out).starts_with("sent "), "{}", text(&out));
+    }
+    // The kernel forwards what it can parse; the translator must count
+    // what it cannot translate.
+    let after = net.wait_metric(
+        "sixgate_nat64_packets_total{dir=\"in\",family=\"ipv6\"}",
+        3,
+        |v| v > 500,
+    );
+    assert!(after > 500, "the garbage did not reach the device: {after}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut dropped = dropped_total(&net);
+    while dropped < before + 500 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+        dropped = dropped_total(&net);
+    }
+    assert!(dropped >= before + 500, "drops {before} -> {dropped}");
+    assert!(
+        matches!(gw.0.try_wait(), Ok(None)),
+        "the gateway died:\n{}",
+        net.stderr()
+    );
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5252"]);
+    assert_eq!(
+        text(&out).trim(),
+        format!("reply {SERVER6}"),
+        "{}",
+        net.stderr()
+    );
+}
+
+/// Opens `n` UDP flows (one source port each) toward the echo server.
+const UDP_FLOOD_PY: &str = r#"
+import socket, sys, time
+socks = []
+for i in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.sendto(b"flow", (sys.argv[1], 5300))
+    socks.append(s)
+    if i % 20 == 19:
+        time.sleep(0.01)
+print("opened", len(socks))
+"#;
+
+#[test]
+fn a_flood_of_new_flows_stays_within_max_sessions() {
+    if !runnable("a_flood_of_new_flows_stays_within_max_sessions") {
+        return;
+    }
+    let net = Net::new();
+    let _gw = net.gateway(&["--setup", "--max-sessions", "100"]);
+    // Neighbour discovery first: the kernel queues only a few packets for
+    // an unresolved neighbour.
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5353"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    let out = net.python(&net.client, UDP_FLOOD_PY, &[SERVER6, "400"]);
+    assert_eq!(text(&out).trim(), "opened 400");
+    let limit = "sixgate_nat64_dropped_total{reason=\"limit\"}";
+    let refused = net.wait_metric(limit, 5, |v| v >= 300);
+    assert!(refused >= 300, "{limit} = {refused}");
+    assert_eq!(net.metric("sixgate_nat64_sessions"), 100);
+    let log = wait_log(&net, " NAT64 limit sessions", 3);
+    assert!(log.contains(" NAT64 limit sessions"), "{log}");
+}
