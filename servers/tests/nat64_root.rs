@@ -873,3 +873,61 @@ fn a_flood_of_new_flows_stays_within_max_sessions() {
     let log = wait_log(&net, " NAT64 limit sessions", 3);
     assert!(log.contains(" NAT64 limit sessions"), "{log}");
 }
+
+/// Counts the bytes of one TCP upload and answers the count.
+const SINK_PY: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.51.100.2", 9000)); s.listen(4); s.settimeout(30)
+print("ready", flush=True)
+c, _ = s.accept(); c.settimeout(20)
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    n += len(d)
+c.sendall(str(n).encode()); c.close()
+"#;
+
+/// Uploads N bytes in full-size segments, then reads the count.
+const UPLOAD_PY: &str = r#"
+import socket, sys
+c = socket.create_connection((sys.argv[1], 9000), timeout=15)
+c.sendall(b"x" * int(sys.argv[2]))
+c.shutdown(socket.SHUT_WR)
+print(c.recv(100).decode())
+"#;
+
+#[test]
+fn path_mtu_discovery_across_a_small_ipv4_mtu() {
+    if !runnable("path_mtu_discovery_across_a_small_ipv4_mtu") {
+        return;
+    }
+    let net = Net::new();
+    // The gateway's IPv4 link is narrower than anything the client knows
+    // of: its 1500-byte IPv6 packets become 1480-byte IPv4 ones with DF set,
+    // the gateway's kernel answers Fragmentation Needed (MTU 1000) to the
+    // pool4 source, and the translator must turn that into a Packet Too Big
+    // the client's TCP obeys.
+    ip(&["-n", &net.gateway, "link", "set", "g1", "mtu", "1000"]);
+    let _gw = net.gateway(&["--setup"]);
+    let _sink = net.python_server(&net.server, SINK_PY, &[]);
+    let before = net
+        .exec(&net.client, "ip", &["-6", "route", "get", SERVER6])
+        .output()
+        .expect("ip route get");
+    assert!(!text(&before).contains(" mtu "), "{}", text(&before));
+    let out = net.python(&net.client, UPLOAD_PY, &[SERVER6, "400000"]);
+    assert_eq!(text(&out).trim(), "400000", "{}", net.stderr());
+    // The client learnt a path MTU from the translated Packet Too Big:
+    // 1000 + 20 is below the IPv6 minimum, so it uses 1280 (RFC 8200 §5),
+    // and the translator sends those 1260-byte IPv4 packets with DF clear
+    // (RFC 7915 §5.1), which the gateway's kernel fragments.
+    let out = net
+        .exec(&net.client, "ip", &["-6", "route", "get", SERVER6])
+        .output()
+        .expect("ip route get");
+    assert!(text(&out).contains(" mtu 1280 "), "{}", text(&out));
+}
