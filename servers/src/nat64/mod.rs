@@ -280,7 +280,7 @@ fn reload(args: &Nat64Args, running: &mut Config, shared: &worker::Shared) {
     let mut rest = new.clone();
     rest.log = running.log.clone();
     if rest != *running {
-        tracing::warn!("SIGHUP: translation settings changed; they take effect on restart");
+        tracing::warn!("SIGHUP: settings other than the log changed; they take effect on restart");
     }
     running.log = new.log;
     count(true);

@@ -191,3 +191,43 @@ fn v4_src_in_scope(prefix: Nat64Prefix, packet: &[u8]) -> bool {
     };
     prefix.check_scope(src, NonGlobal::Refuse).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6_to(dst: &str) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        let d: std::net::Ipv6Addr = dst.parse().unwrap();
+        p[24..40].copy_from_slice(&d.octets());
+        p
+    }
+
+    fn v4_from(src: [u8; 4]) -> Vec<u8> {
+        let mut p = vec![0u8; 20];
+        p[0] = 0x45;
+        p[12..16].copy_from_slice(&src);
+        p
+    }
+
+    #[test]
+    fn well_known_prefix_scope() {
+        let wkp = Nat64Prefix::WELL_KNOWN;
+        // 198.51.100.7 (documentation) and 10.1.2.3 (private) are refused,
+        // 131.111.150.25 is global.
+        assert!(!v6_dst_in_scope(wkp, &v6_to("64:ff9b::c633:6407")));
+        assert!(!v6_dst_in_scope(wkp, &v6_to("64:ff9b::a01:203")));
+        assert!(v6_dst_in_scope(wkp, &v6_to("64:ff9b::836f:9619")));
+        // Outside the prefix and cut short: left to the engine.
+        assert!(v6_dst_in_scope(wkp, &v6_to("2001:db8::1")));
+        assert!(v6_dst_in_scope(wkp, &[0x60; 10]));
+        assert!(!v4_src_in_scope(wkp, &v4_from([192, 168, 1, 1])));
+        assert!(v4_src_in_scope(wkp, &v4_from([131, 111, 150, 25])));
+        assert!(v4_src_in_scope(wkp, &[0x45; 3]));
+        // A network-specific prefix carries anything (the worker does not
+        // check it at all; check_scope agrees).
+        let nsp: Nat64Prefix = "2001:db8:64::/96".parse().unwrap();
+        assert!(v4_src_in_scope(nsp, &v4_from([192, 168, 1, 1])));
+    }
+}
