@@ -931,3 +931,94 @@ fn path_mtu_discovery_across_a_small_ipv4_mtu() {
         .expect("ip route get");
     assert!(text(&out).contains(" mtu 1280 "), "{}", text(&out));
 }
+
+/// Opens a binding through the echo server, prints `ready PORT` (the pool4
+/// port the server saw), then prints every datagram that arrives within
+/// `argv[1]` seconds, and `end`.
+const BOUND_CLIENT_PY: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("2001:db8:1::10", 41000)); s.settimeout(3)
+s.sendto(b"open", ("64:ff9b::c633:6402", 5300))
+d, _ = s.recvfrom(2000)
+print("ready", d.decode().split()[0].split(":")[1], flush=True)
+s.settimeout(0.2)
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        d, a = s.recvfrom(2000)
+        print("got", a[0], d.decode(), flush=True)
+    except socket.timeout:
+        pass
+print("end", flush=True)
+"#;
+
+/// Sends one datagram from `argv[1]` to the pool4 port `argv[2]`.
+const SEND_FROM_PY: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 6000))
+s.sendto(("from " + sys.argv[1]).encode(), ("203.0.113.1", int(sys.argv[2])))
+print("sent")
+"#;
+
+#[test]
+fn address_dependent_filtering_lets_in_only_known_ipv4_hosts() {
+    if !runnable("address_dependent_filtering_lets_in_only_known_ipv4_hosts") {
+        return;
+    }
+    let net = Net::new();
+    ip(&[
+        "-n",
+        &net.server,
+        "addr",
+        "add",
+        "198.51.100.3/24",
+        "dev",
+        "s0",
+    ]);
+    let _gw = net.gateway(&["--setup", "--filtering", "address-dependent"]);
+    let _echo = net.python_server(&net.server, UDP_ECHO_PY, &[]);
+    let mut client = Kid(net
+        .exec(&net.client, "python3", &["-c", BOUND_CLIENT_PY, "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the client"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = client.0.stdout.take().expect("stdout");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ready = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    let port = ready
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("client: {ready:?}"));
+    // The server it talks to, from another port: let in. A stranger: not.
+    for from in ["198.51.100.2", "198.51.100.3"] {
+        let out = net.python(&net.server, SEND_FROM_PY, &[from, port]);
+        assert_eq!(text(&out).trim(), "sent", "{}", text(&out));
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if line == "end" {
+            break;
+        }
+        got.push(line);
+    }
+    assert_eq!(
+        got,
+        vec![format!("got {SERVER6} from 198.51.100.2")],
+        "{}",
+        net.stderr()
+    );
+    let filtered = "sixgate_nat64_icmp_errors_sent_total{reason=\"filtered\"}";
+    assert_eq!(net.wait_metric(filtered, 3, |v| v >= 1), 1, "{filtered}");
+}
