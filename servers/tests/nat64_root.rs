@@ -1022,3 +1022,30 @@ fn address_dependent_filtering_lets_in_only_known_ipv4_hosts() {
     let filtered = "sixgate_nat64_icmp_errors_sent_total{reason=\"filtered\"}";
     assert_eq!(net.wait_metric(filtered, 3, |v| v >= 1), 1, "{filtered}");
 }
+
+#[test]
+fn a_removed_device_stops_the_gateway_with_an_error() {
+    if !runnable("a_removed_device_stops_the_gateway_with_an_error") {
+        return;
+    }
+    let net = Net::new();
+    let mut gw = net.gateway(&["--setup"]);
+    ip(&["-n", &net.gateway, "link", "del", "nat64"]);
+    // About a second of failed reads, then a clean exit with status 1 for
+    // the supervisor to restart it (rather than a process that translates
+    // nothing).
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let status = loop {
+        match gw.0.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            _ if Instant::now() > deadline => break None,
+            _ => thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", net.stderr());
+    assert!(
+        net.stderr().contains("the TUN device failed"),
+        "{}",
+        net.stderr()
+    );
+}

@@ -199,24 +199,35 @@ pub(crate) fn run(args: Nat64Args) -> anyhow::Result<()> {
             "routes by the operator"
         }
     );
+    // Dropped when the worker ends, however it ends: the server stops too.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let w = {
         let shared = shared.clone();
         let config = config.clone();
         std::thread::Builder::new()
             .name("nat64-worker".into())
-            .spawn(move || worker::run(&dev, &config, &built, seed, &shared))
+            .spawn(move || {
+                let _done = done_tx;
+                worker::run(&dev, &config, &built, seed, &shared)
+            })
             .context("starting the worker thread")?
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let result = runtime.block_on(serve(&args, config, shared.clone()));
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = serve(&args, config, shared.clone()) => r,
+            _ = done_rx => Ok(()),
+        }
+    });
     let _ = shared.stop.trigger();
-    if w.join().is_err() {
-        anyhow::bail!("the worker thread panicked");
+    match w.join() {
+        Ok(Ok(())) => result,
+        Ok(Err(e)) => Err(e).context("the TUN device failed"),
+        Err(_) => anyhow::bail!("the packet worker panicked"),
     }
-    result
 }
 
 async fn serve(

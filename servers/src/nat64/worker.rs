@@ -33,8 +33,19 @@ pub(crate) struct Shared {
     pub(crate) stop: InterruptEvent,
 }
 
-/// Runs until `shared.stop` is triggered.
-pub(crate) fn run(dev: &SyncDevice, config: &Config, built: &Built, seed: u64, shared: &Shared) {
+/// Consecutive failed reads (about a second of them) after which the device
+/// is taken as gone and the worker gives up.
+const MAX_READ_ERRORS: u32 = 100;
+
+/// Runs until `shared.stop` is triggered (`Ok`) or the device keeps
+/// failing (`Err`, so the process exits and its supervisor restarts it).
+pub(crate) fn run(
+    dev: &SyncDevice,
+    config: &Config,
+    built: &Built,
+    seed: u64,
+    shared: &Shared,
+) -> std::io::Result<()> {
     let clock = Clock::new();
     let mut nat = engine_config::engine(built, seed);
     let scope =
@@ -44,6 +55,8 @@ pub(crate) fn run(dev: &SyncDevice, config: &Config, built: &Built, seed: u64, s
     let mut c = Counters::default();
     let mut last_publish = StdInstant::now();
     let mut last_error_log: Option<StdInstant> = None;
+    let mut read_errors = 0u32;
+    let mut result = Ok(());
     let mut lines = String::new();
     loop {
         let wait = nat
@@ -52,6 +65,7 @@ pub(crate) fn run(dev: &SyncDevice, config: &Config, built: &Built, seed: u64, s
             .clamp(Duration::from_millis(1), PUBLISH_EVERY);
         match dev.recv_intr_timeout(&mut buf, &shared.stop, Some(wait)) {
             Ok(n) => {
+                read_errors = 0;
                 let packet = buf.get(..n).unwrap_or_default();
                 handle(&mut nat, &clock, scope, packet, &mut out, dev, &mut c);
             }
@@ -63,6 +77,12 @@ pub(crate) fn run(dev: &SyncDevice, config: &Config, built: &Built, seed: u64, s
             }
             Err(e) => {
                 c.io_errors += 1;
+                read_errors += 1;
+                if read_errors >= MAX_READ_ERRORS {
+                    tracing::error!("TUN read failed {read_errors} times in a row: {e}");
+                    result = Err(e);
+                    break;
+                }
                 if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                     tracing::warn!("TUN read: {e}");
                     last_error_log = Some(StdInstant::now());
@@ -78,7 +98,7 @@ pub(crate) fn run(dev: &SyncDevice, config: &Config, built: &Built, seed: u64, s
             lines.push_str(&engine_config::log_line(&clock, &e));
             lines.push('\n');
         }
-        if !lines.is_empty() && (lines.len() > 16_384 || last_publish.elapsed() >= PUBLISH_EVERY) {
+        if lines.len() > 16_384 {
             write_log(&shared.log, &mut lines);
         }
         if last_publish.elapsed() >= PUBLISH_EVERY {
@@ -89,6 +109,7 @@ pub(crate) fn run(dev: &SyncDevice, config: &Config, built: &Built, seed: u64, s
     }
     write_log(&shared.log, &mut lines);
     publish(shared, &c, engine_config::Gauges::of(&nat, config));
+    result
 }
 
 fn publish(shared: &Shared, c: &Counters, gauges: engine_config::Gauges) {
