@@ -156,19 +156,11 @@ impl Net {
             "via",
             "198.51.100.1",
         ]);
-        let out = net
-            .exec(
-                g,
-                "sysctl",
-                &[
-                    "-qw",
-                    "net.ipv6.conf.all.forwarding=1",
-                    "net.ipv4.ip_forward=1",
-                ],
-            )
-            .output()
-            .expect("sysctl");
-        assert!(out.status.success(), "sysctl: {out:?}");
+        // Inside the namespace (sh, not procps' sysctl, which may be absent).
+        let forward = "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding && \
+                       echo 1 > /proc/sys/net/ipv4/ip_forward";
+        let out = net.exec(g, "sh", &["-c", forward]).output().expect("sh");
+        assert!(out.status.success(), "forwarding: {out:?}");
         net
     }
 
@@ -547,8 +539,9 @@ fn unsolicited_ipv4_is_dropped() {
 }
 
 fn signal(kid: &Kid, sig: &str) {
-    let out = Command::new("kill")
-        .args([sig, &kid.0.id().to_string()])
+    // The shell's kill: /bin/kill may not be installed.
+    let out = Command::new("sh")
+        .args(["-c", &format!("kill {sig} {}", kid.0.id())])
         .output()
         .expect("kill");
     assert!(out.status.success(), "kill {sig}: {}", text(&out));
