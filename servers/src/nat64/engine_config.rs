@@ -172,6 +172,11 @@ pub(crate) fn reason_name(r: Reason) -> &'static str {
     r.as_str()
 }
 
+/// Whether a "drop" is a fragment held for reassembly, not a loss.
+pub(crate) fn is_held(r: Reason) -> bool {
+    r == Reason::Reassembling
+}
+
 fn proto(p: Proto) -> String {
     match p {
         Proto::Tcp => "TCP".into(),

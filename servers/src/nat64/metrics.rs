@@ -30,6 +30,8 @@ pub(crate) struct Counters {
     /// ICMP errors the translator sent itself, by reason.
     icmp_errors: BTreeMap<&'static str, u64>,
     pub(crate) io_errors: u64,
+    /// Fragments kept until their datagram is whole.
+    pub(crate) fragments_held: u64,
 }
 
 impl Counters {
@@ -49,8 +51,10 @@ impl Counters {
         }
     }
 
-    pub(crate) fn drop_named(&mut self, reason: &'static str) {
+    /// Counts a drop; gives the reason back.
+    pub(crate) fn drop_named(&mut self, reason: &'static str) -> &'static str {
         *self.dropped.entry(reason).or_insert(0) += 1;
+        reason
     }
 
     pub(crate) fn reply(&mut self, reason: &'static str) {
@@ -139,6 +143,12 @@ impl Snapshot {
                 "Log events lost because the engine's queue was full.",
                 "counter",
                 g.events_dropped,
+            ),
+            (
+                "sixgate_nat64_fragments_held_total",
+                "Fragments kept until their datagram was whole (not drops).",
+                "counter",
+                c.fragments_held,
             ),
             (
                 "sixgate_nat64_io_errors_total",

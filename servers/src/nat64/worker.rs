@@ -55,6 +55,7 @@ pub(crate) fn run(
     let mut c = Counters::default();
     let mut last_publish = StdInstant::now();
     let mut last_error_log: Option<StdInstant> = None;
+    let mut last_drop_log: Option<StdInstant> = None;
     let mut read_errors = 0u32;
     let mut result = Ok(());
     let mut lines = String::new();
@@ -67,7 +68,16 @@ pub(crate) fn run(
             Ok(n) => {
                 read_errors = 0;
                 let packet = buf.get(..n).unwrap_or_default();
-                handle(&mut nat, &clock, scope, packet, &mut out, dev, &mut c);
+                let dropped = handle(&mut nat, &clock, scope, packet, &mut out, dev, &mut c);
+                // Counted always; logged at debug level at most once a second.
+                if let Some(reason) = dropped {
+                    if last_drop_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        tracing::debug!(
+                            "dropped a packet: {reason} (more this second only counted)"
+                        );
+                        last_drop_log = Some(StdInstant::now());
+                    }
+                }
             }
             Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {
@@ -131,7 +141,8 @@ fn write_log(log: &LogSink, lines: &mut String) {
     lines.clear();
 }
 
-/// One packet from the device through the engine and back.
+/// One packet from the device through the engine and back; the drop
+/// reason when it was dropped.
 fn handle(
     nat: &mut sixgate::nat64::Nat64,
     clock: &Clock,
@@ -140,37 +151,38 @@ fn handle(
     out: &mut [u8],
     dev: &SyncDevice,
     c: &mut Counters,
-) {
+) -> Option<&'static str> {
     let now = clock.now();
     let version = packet.first().map(|b| b >> 4);
     let emit = match version {
         Some(6) => {
             c.count_in(Dir::V6, packet.len());
             if scope.is_some_and(|p| !v6_dst_in_scope(p, packet)) {
-                c.drop_named("non_global");
-                return;
+                return Some(c.drop_named("non_global"));
             }
             nat.handle_v6(now, packet, out)
         }
         Some(4) => {
             c.count_in(Dir::V4, packet.len());
             if scope.is_some_and(|p| !v4_src_in_scope(p, packet)) {
-                c.drop_named("non_global");
-                return;
+                return Some(c.drop_named("non_global"));
             }
             nat.handle_v4(now, packet, out)
         }
         _ => {
-            c.drop_named("not_ip");
-            return;
+            return Some(c.drop_named("not_ip"));
         }
     };
     let (to, reply) = match emit {
         Emit::V4 { reply, .. } => (Dir::V4, reply),
         Emit::V6 { reply, .. } => (Dir::V6, reply),
+        // A fragment kept until its datagram is whole is not a loss.
+        Emit::Drop(r) if engine_config::is_held(r) => {
+            c.fragments_held += 1;
+            return None;
+        }
         Emit::Drop(r) => {
-            c.drop_named(engine_config::reason_name(r));
-            return;
+            return Some(c.drop_named(engine_config::reason_name(r)));
         }
     };
     if let Some(r) = reply {
@@ -182,6 +194,7 @@ fn handle(
             Err(_) => c.io_errors += 1,
         }
     }
+    None
 }
 
 /// RFC 6052 §3.1: under the well-known prefix, an IPv6 destination must
