@@ -9,7 +9,12 @@
 //!
 //! documentation addresses only (hence `--allow-non-global` with the
 //! well-known prefix). Python 3 plays the endpoints (http.server, UDP echo,
-//! raw ICMPv6). Every loop is bounded in count and time; processes are
+//! raw ICMPv6). Covered: an HTTP download, UDP, ping6, hop-limit expiry
+//! answered by the translator, unsolicited IPv4, address-dependent
+//! filtering, path MTU discovery, fragments both ways, ICMP session expiry
+//! in `/metrics`, SIGHUP log reopening, an operator-made device across a
+//! restart with a retrying client, malformed packets, a flood of new flows
+//! against `--max-sessions`, and the device removed under the gateway. Every loop is bounded in count and time; processes are
 //! killed by pid and the namespaces deleted on drop, also when a test fails.
 //! Without root the tests say so and pass (in CI, where `CI` is set, they
 //! fail instead).

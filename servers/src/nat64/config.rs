@@ -425,6 +425,13 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
     c.icmp_source_v4 = one("--icmp-source-v4", f.icmp_source_v4.as_ref(), parse_v4)?;
     c.icmp_source_v6 = one("--icmp-source-v6", f.icmp_source_v6.as_ref(), parse_v6)?;
     check(&c).map_err(|(key, m)| {
+        if f.pool4.is_empty() && matches!(key, Key::Pool4(_)) {
+            return ConfigError {
+                origin: "--pool4".into(),
+                key: String::new(),
+                message: m,
+            };
+        }
         let value = match key {
             Key::Pool4(i) => f.pool4.get(i).cloned().unwrap_or_default(),
             Key::PortBlocks => f.port_block.clone().unwrap_or_default(),
