@@ -25,6 +25,7 @@ declare -A PKG=(
     # servers/tests/proxy_*.rs: curl as a real TLS client over IPv4, ip for
     # the NAT46 network namespace, prlimit for the 100,000-connection test,
     # python3 for the small servers inside the namespace.
+    # servers/tests/nat64_root.rs: ip, curl and python3 likewise.
     [curl]=curl
     [ip]=iproute2
     [prlimit]=util-linux

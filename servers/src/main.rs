@@ -10,6 +10,7 @@ mod addr;
 mod common;
 mod dns64;
 mod logging;
+mod nat64;
 mod plan;
 mod proxy;
 
@@ -33,6 +34,9 @@ enum Command {
     /// Forwarding DNS64 resolver (RFC 6147): synthesises AAAA from A under
     /// NAT64 prefixes for IPv6-only clients.
     Dns64(Box<dns64::Dns64Args>),
+    /// Stateful NAT64 gateway (RFC 6146) on a TUN device: translates
+    /// between a NAT64 prefix and an IPv4 pool (see docs/nat64.md).
+    Nat64(Box<nat64::Nat64Args>),
     /// Address plans for panels: pools within pools (provider block, site,
     /// customer prefix, host address), allocation, release with hold-down,
     /// lookup, free space and DNS records, on one plan file (see docs/plan.md).
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         }
         Command::Proxy(args) => return server_exit(proxy::run(*args)),
         Command::Dns64(args) => return server_exit(dns64::run(*args)),
+        Command::Nat64(args) => return server_exit(nat64::run(*args)),
         Command::Plan(args) => return plan::run(*args),
     };
     match result {

@@ -1,4 +1,4 @@
-//! The shipped examples stay valid: the example proxy and DNS64 configs
+//! The shipped examples stay valid: the example proxy, DNS64 and NAT64 configs
 //! pass `--check`, and their summaries show what they configure.
 
 use std::process::Command;
@@ -70,4 +70,92 @@ fn example_dns64_config_checks() {
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
+}
+
+#[test]
+fn example_nat64_config_checks() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nat64.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sixgate"))
+        .args(["nat64", "--check", "--config", path])
+        .output()
+        .expect("run sixgate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "tun: nat64 (set up: up, routes 2001:db8:64::/96 and 192.0.2.8/30 via it)",
+        "prefix: 2001:db8:64::/96 (network-specific)",
+        "pool4: 192.0.2.8/30, ports 1024-65535",
+        "port blocks: 256 ports, at most 8 per host",
+        "timeouts: udp 300s, icmp 60s, tcp established 7440s, tcp transitory 240s",
+        "limits: 1048576 sessions, 8192 bindings per host",
+        "icmp errors from: 192.0.2.8, 2001:db8:64::c000:208",
+        "log: /var/log/sixgate/nat64.log",
+        "metrics: 127.0.0.1:9466",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn nat64_one_line_form_and_its_errors() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sixgate"))
+            .arg("nat64")
+            .args(args)
+            .arg("--check")
+            .output()
+            .expect("run sixgate");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let line = [
+        "--tun",
+        "nat64",
+        "--prefix",
+        "64:ff9b::/96",
+        "--pool4",
+        "198.51.100.1/32",
+        "--setup",
+    ];
+    // Documentation space under the well-known prefix: RFC 6052 §3.1.
+    let (code, _, err) = run(&line);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--pool4 \"198.51.100.1/32\""), "{err}");
+    assert!(err.contains("--allow-non-global"), "{err}");
+    let mut allowed = line.to_vec();
+    allowed.push("--allow-non-global");
+    let (code, out, err) = run(&allowed);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("prefix: 64:ff9b::/96 (well-known, non-global IPv4 allowed)"),
+        "{out}"
+    );
+    // Core rules come back named by flag.
+    let (code, _, err) = run(&[
+        "--prefix",
+        "2001:db8:64::/96",
+        "--pool4",
+        "192.0.2.1",
+        "--udp-timeout",
+        "30s",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--udp-timeout \"30s\": udp timeout 30 s is below"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["--pool4", "192.0.2.1/24:9-8"]);
+    assert_eq!(code, Some(2), "{err}");
+    // A file and defining flags do not mix.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nat64.toml");
+    let (code, _, err) = run(&["--config", path, "--pool4", "192.0.2.1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot be combined"), "{err}");
 }

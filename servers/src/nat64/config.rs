@@ -1,0 +1,739 @@
+//! The NAT64 gateway's configuration: the TOML file and the flags both build
+//! the same [`Config`], then [`engine_config::build`] checks it against the
+//! core's rules. Errors are the servers' shared [`ConfigError`]s:
+//! `FILE:LINE: key: message` for a file, `--flag "value": message` for flags.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+use sixgate::rfc6052::{non_global_range, Nat64Prefix};
+use toml::Spanned;
+
+use super::engine_config;
+pub(crate) use crate::common::ConfigError;
+use crate::common::{parse_duration, parse_listen, read_config, Locator};
+
+/// The default TUN device name.
+pub(crate) const DEFAULT_TUN: &str = "nat64";
+
+/// The most `pool4` entries.
+const MAX_POOL4: usize = 64;
+
+/// One `pool4` entry: addresses, and the ports bindings use on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pool4 {
+    pub(crate) net: Ipv4Net,
+    /// `None`: the default 1024-65535.
+    pub(crate) ports: Option<(u16, u16)>,
+}
+
+/// Who may reach an IPv6 node through its binding (RFC 4787 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Filtering {
+    #[default]
+    EndpointIndependent,
+    AddressDependent,
+}
+
+impl Filtering {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::EndpointIndependent => "endpoint-independent",
+            Self::AddressDependent => "address-dependent",
+        }
+    }
+}
+
+/// Session lifetimes in seconds (RFC 6146 §4); `None` is the core default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Timeouts {
+    pub(crate) udp: Option<u32>,
+    pub(crate) icmp: Option<u32>,
+    pub(crate) tcp_est: Option<u32>,
+    pub(crate) tcp_trans: Option<u32>,
+}
+
+/// Where the RFC 6888 log lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) enum LogTarget {
+    #[default]
+    Stdout,
+    File(PathBuf),
+}
+
+/// A configuration whose values are each valid; the core's own rules
+/// (minimum lifetimes, port blocks, MTUs) are checked by
+/// [`engine_config::build`] when the config is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Config {
+    pub(crate) tun: String,
+    pub(crate) setup: bool,
+    pub(crate) prefix: Nat64Prefix,
+    pub(crate) allow_non_global: bool,
+    pub(crate) pool4: Vec<Pool4>,
+    /// Ports per block and blocks per IPv6 node (RFC 7422), or none.
+    pub(crate) port_blocks: Option<(u16, u16)>,
+    pub(crate) filtering: Filtering,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) max_sessions: Option<usize>,
+    pub(crate) max_bindings_per_host: Option<usize>,
+    pub(crate) ipv6_mtu: Option<u16>,
+    pub(crate) ipv4_mtu: Option<u16>,
+    pub(crate) icmp_source_v4: Option<Ipv4Addr>,
+    pub(crate) icmp_source_v6: Option<Ipv6Addr>,
+    pub(crate) log: LogTarget,
+    pub(crate) metrics: Option<SocketAddr>,
+}
+
+impl Config {
+    fn empty() -> Self {
+        Self {
+            tun: DEFAULT_TUN.to_owned(),
+            setup: false,
+            prefix: Nat64Prefix::WELL_KNOWN,
+            allow_non_global: false,
+            pool4: Vec::new(),
+            port_blocks: None,
+            filtering: Filtering::default(),
+            timeouts: Timeouts::default(),
+            max_sessions: None,
+            max_bindings_per_host: None,
+            ipv6_mtu: None,
+            ipv4_mtu: None,
+            icmp_source_v4: None,
+            icmp_source_v6: None,
+            log: LogTarget::Stdout,
+            metrics: None,
+        }
+    }
+
+    /// The source of the ICMPv4 errors the translator sends: configured,
+    /// else the first pool4 address (routable back to the gateway).
+    pub(crate) fn icmp_v4(&self) -> Ipv4Addr {
+        self.icmp_source_v4
+            .or_else(|| self.pool4.first().map(|p| p.net.network()))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// The source of the ICMPv6 errors: configured, else the ICMPv4 source
+    /// under the prefix.
+    pub(crate) fn icmp_v6(&self) -> Ipv6Addr {
+        self.icmp_source_v6
+            .unwrap_or_else(|| self.prefix.embed(self.icmp_v4()))
+    }
+
+    /// The port range every pool4 entry uses.
+    pub(crate) fn ports(&self) -> (u16, u16) {
+        self.pool4
+            .iter()
+            .find_map(|p| p.ports)
+            .unwrap_or((1024, 65535))
+    }
+}
+
+/// The flags that define a config (the alternative to a file).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Flags {
+    pub(crate) tun: Option<String>,
+    pub(crate) setup: bool,
+    pub(crate) prefix: Option<String>,
+    pub(crate) allow_non_global: bool,
+    pub(crate) pool4: Vec<String>,
+    pub(crate) port_block: Option<String>,
+    pub(crate) filtering: Option<String>,
+    pub(crate) udp_timeout: Option<String>,
+    pub(crate) icmp_timeout: Option<String>,
+    pub(crate) tcp_est_timeout: Option<String>,
+    pub(crate) tcp_trans_timeout: Option<String>,
+    pub(crate) max_sessions: Option<usize>,
+    pub(crate) max_bindings_per_host: Option<usize>,
+    pub(crate) ipv6_mtu: Option<u16>,
+    pub(crate) ipv4_mtu: Option<u16>,
+    pub(crate) icmp_source_v4: Option<String>,
+    pub(crate) icmp_source_v6: Option<String>,
+}
+
+impl Flags {
+    pub(crate) fn defines_anything(&self) -> bool {
+        self.tun.is_some()
+            || self.setup
+            || self.prefix.is_some()
+            || self.allow_non_global
+            || !self.pool4.is_empty()
+            || self.port_block.is_some()
+            || self.filtering.is_some()
+            || self.udp_timeout.is_some()
+            || self.icmp_timeout.is_some()
+            || self.tcp_est_timeout.is_some()
+            || self.tcp_trans_timeout.is_some()
+            || self.max_sessions.is_some()
+            || self.max_bindings_per_host.is_some()
+            || self.ipv6_mtu.is_some()
+            || self.ipv4_mtu.is_some()
+            || self.icmp_source_v4.is_some()
+            || self.icmp_source_v6.is_some()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Value parsers, shared by both forms.
+
+/// A NAT64 prefix (RFC 6052 §2.2 lengths, u-octet zero).
+pub(crate) fn parse_prefix(s: &str) -> Result<Nat64Prefix, String> {
+    s.parse::<Nat64Prefix>().map_err(|e| e.to_string())
+}
+
+/// `ADDR[/LEN][:PORTLO-PORTHI]`.
+pub(crate) fn parse_pool4(s: &str) -> Result<Pool4, String> {
+    let bad = || {
+        format!("{s:?} is not a pool4 entry: write ADDR[/LEN][:PORTLO-PORTHI] (203.0.113.1, 203.0.113.0/28:1024-65535)")
+    };
+    let (net, ports) = match s.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (s, None),
+    };
+    let net = match net.parse::<Ipv4Net>() {
+        Ok(n) => n,
+        Err(_) => Ipv4Net::from(net.parse::<Ipv4Addr>().map_err(|_| bad())?),
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "{s:?} has bits set past its length: did you mean {}?",
+            net.trunc()
+        ));
+    }
+    let ports = match ports {
+        None => None,
+        Some(p) => {
+            let (lo, hi) = p.split_once('-').ok_or_else(bad)?;
+            let lo: u16 = lo.parse().map_err(|_| bad())?;
+            let hi: u16 = hi.parse().map_err(|_| bad())?;
+            if lo == 0 || lo > hi {
+                return Err(format!(
+                    "{s:?}: port range {lo}-{hi} must be ascending and start above 0"
+                ));
+            }
+            Some((lo, hi))
+        }
+    };
+    Ok(Pool4 { net, ports })
+}
+
+/// `SIZE` or `SIZE/MAX` (ports per block, blocks per IPv6 node; MAX
+/// defaults to 8).
+pub(crate) fn parse_port_block(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{s:?} is not a port block: write SIZE or SIZE/MAX (128, 256/4)");
+    let (size, max) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let size: u16 = size.parse().map_err(|_| bad())?;
+    let max: u16 = match max {
+        Some(m) => m.parse().map_err(|_| bad())?,
+        None => 8,
+    };
+    if size == 0 || max == 0 {
+        return Err(format!("{s:?}: size and count must be above 0"));
+    }
+    Ok((size, max))
+}
+
+pub(crate) fn parse_filtering(s: &str) -> Result<Filtering, String> {
+    match s {
+        "endpoint-independent" => Ok(Filtering::EndpointIndependent),
+        "address-dependent" => Ok(Filtering::AddressDependent),
+        _ => Err(format!(
+            "{s:?} is not a filtering mode: endpoint-independent or address-dependent"
+        )),
+    }
+}
+
+/// A lifetime in whole seconds (`5m`, `300s`, `2h`).
+pub(crate) fn parse_secs(s: &str) -> Result<u32, String> {
+    let d = parse_duration(s)?;
+    if d.subsec_millis() != 0 {
+        return Err(format!("{s:?}: write whole seconds"));
+    }
+    u32::try_from(d.as_secs()).map_err(|_| format!("{s:?} is too long"))
+}
+
+fn parse_v4(s: &str) -> Result<Ipv4Addr, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 address"))
+}
+
+fn parse_v6(s: &str) -> Result<Ipv6Addr, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an IPv6 address"))
+}
+
+/// A TUN name the kernel takes: 1-15 bytes, no `/`, whitespace or `:`.
+pub(crate) fn parse_tun(s: &str) -> Result<String, String> {
+    let ok = (1..=15).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
+        && s != "."
+        && s != "..";
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an interface name (1-15 printable characters, no '/' or ':')"
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rules across values.
+
+/// Which key a cross-value rule names (mapped to a flag or a file span).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    Pool4(usize),
+    PortBlocks,
+    Timeout(&'static str),
+    Mtu(&'static str),
+    Limits,
+}
+
+impl Key {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Pool4(_) => "--pool4",
+            Self::PortBlocks => "--port-block",
+            Self::Timeout("udp") => "--udp-timeout",
+            Self::Timeout("icmp") => "--icmp-timeout",
+            Self::Timeout("tcp_est") => "--tcp-est-timeout",
+            Self::Timeout(_) => "--tcp-trans-timeout",
+            Self::Mtu("ipv4") => "--ipv4-mtu",
+            Self::Mtu(_) => "--ipv6-mtu",
+            Self::Limits => "--max-sessions",
+        }
+    }
+}
+
+/// The rules between values: pool4 entries agree on their ports, do not
+/// overlap, and are global unless allowed (RFC 6052 §3.1 for the
+/// well-known prefix); then the core's own rules.
+fn check(config: &Config) -> Result<(), (Key, String)> {
+    if config.pool4.is_empty() {
+        return Err((
+            Key::Pool4(0),
+            "no pool4: give at least one IPv4 address (ADDR[/LEN][:PORTLO-PORTHI])".into(),
+        ));
+    }
+    if config.pool4.len() > MAX_POOL4 {
+        return Err((
+            Key::Pool4(MAX_POOL4),
+            format!("at most {MAX_POOL4} pool4 entries"),
+        ));
+    }
+    let ports = config.ports();
+    for (i, p) in config.pool4.iter().enumerate() {
+        if let Some(r) = p.ports {
+            if r != ports {
+                return Err((
+                    Key::Pool4(i),
+                    format!(
+                        "port range {}-{} differs from {}-{} of an earlier entry: all pool4 entries share one range",
+                        r.0, r.1, ports.0, ports.1
+                    ),
+                ));
+            }
+        }
+        for (j, q) in config.pool4.iter().enumerate().take(i) {
+            if p.net.contains(&q.net.network()) || q.net.contains(&p.net.network()) {
+                return Err((
+                    Key::Pool4(i),
+                    format!("{} overlaps pool4 entry {j} ({})", p.net, q.net),
+                ));
+            }
+        }
+        if config.prefix.is_well_known() && !config.allow_non_global {
+            let ng = p
+                .net
+                .hosts()
+                .chain([p.net.network(), p.net.broadcast()])
+                .take(65538)
+                .find_map(non_global_range);
+            if let Some(range) = ng {
+                return Err((
+                    Key::Pool4(i),
+                    format!(
+                        "{} is in {} space ({}), not global: RFC 6052 §3.1 keeps it out of the well-known prefix {}; use a network-specific prefix or set allow_non_global (--allow-non-global)",
+                        p.net, range.name, range.net, config.prefix
+                    ),
+                ));
+            }
+        }
+    }
+    engine_config::build(config).map(drop)
+}
+
+// ---------------------------------------------------------------------------
+// The flag form.
+
+fn flag_err(flag: &str, value: &str, message: String) -> ConfigError {
+    ConfigError::flag(flag, value, message)
+}
+
+fn one<T>(
+    flag: &str,
+    v: Option<&String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    v.map(|s| parse(s).map_err(|m| flag_err(flag, s, m)))
+        .transpose()
+}
+
+/// Builds the config from flags alone.
+pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
+    let mut c = Config::empty();
+    if let Some(t) = one("--tun", f.tun.as_ref(), parse_tun)? {
+        c.tun = t;
+    }
+    c.setup = f.setup;
+    if let Some(p) = one("--prefix", f.prefix.as_ref(), parse_prefix)? {
+        c.prefix = p;
+    }
+    c.allow_non_global = f.allow_non_global;
+    c.pool4 = f
+        .pool4
+        .iter()
+        .map(|s| parse_pool4(s).map_err(|m| flag_err("--pool4", s, m)))
+        .collect::<Result<_, _>>()?;
+    c.port_blocks = one("--port-block", f.port_block.as_ref(), parse_port_block)?;
+    if let Some(m) = one("--filtering", f.filtering.as_ref(), parse_filtering)? {
+        c.filtering = m;
+    }
+    c.timeouts = Timeouts {
+        udp: one("--udp-timeout", f.udp_timeout.as_ref(), parse_secs)?,
+        icmp: one("--icmp-timeout", f.icmp_timeout.as_ref(), parse_secs)?,
+        tcp_est: one("--tcp-est-timeout", f.tcp_est_timeout.as_ref(), parse_secs)?,
+        tcp_trans: one(
+            "--tcp-trans-timeout",
+            f.tcp_trans_timeout.as_ref(),
+            parse_secs,
+        )?,
+    };
+    c.max_sessions = f.max_sessions;
+    c.max_bindings_per_host = f.max_bindings_per_host;
+    c.ipv6_mtu = f.ipv6_mtu;
+    c.ipv4_mtu = f.ipv4_mtu;
+    c.icmp_source_v4 = one("--icmp-source-v4", f.icmp_source_v4.as_ref(), parse_v4)?;
+    c.icmp_source_v6 = one("--icmp-source-v6", f.icmp_source_v6.as_ref(), parse_v6)?;
+    check(&c).map_err(|(key, m)| {
+        if f.pool4.is_empty() && matches!(key, Key::Pool4(_)) {
+            return ConfigError {
+                origin: "--pool4".into(),
+                key: String::new(),
+                message: m,
+            };
+        }
+        let value = match key {
+            Key::Pool4(i) => f.pool4.get(i).cloned().unwrap_or_default(),
+            Key::PortBlocks => f.port_block.clone().unwrap_or_default(),
+            Key::Timeout("udp") => f.udp_timeout.clone().unwrap_or_default(),
+            Key::Timeout("icmp") => f.icmp_timeout.clone().unwrap_or_default(),
+            Key::Timeout("tcp_est") => f.tcp_est_timeout.clone().unwrap_or_default(),
+            Key::Timeout(_) => f.tcp_trans_timeout.clone().unwrap_or_default(),
+            Key::Mtu("ipv4") => f.ipv4_mtu.map(|m| m.to_string()).unwrap_or_default(),
+            Key::Mtu(_) => f.ipv6_mtu.map(|m| m.to_string()).unwrap_or_default(),
+            Key::Limits => f.max_sessions.map(|m| m.to_string()).unwrap_or_default(),
+        };
+        flag_err(key.flag(), &value, m)
+    })?;
+    Ok(c)
+}
+
+// ---------------------------------------------------------------------------
+// The file form.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    tun: Option<Spanned<String>>,
+    setup: Option<bool>,
+    prefix: Option<Spanned<String>>,
+    allow_non_global: Option<bool>,
+    pool4: Option<Spanned<Vec<Spanned<String>>>>,
+    filtering: Option<Spanned<String>>,
+    icmp_source_v4: Option<Spanned<String>>,
+    icmp_source_v6: Option<Spanned<String>>,
+    port_blocks: Option<Spanned<RawPortBlocks>>,
+    timeouts: Option<RawTimeouts>,
+    limits: Option<Spanned<RawLimits>>,
+    mtu: Option<RawMtu>,
+    log: Option<RawLog>,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPortBlocks {
+    size: u16,
+    max_per_host: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeouts {
+    udp: Option<Spanned<String>>,
+    icmp: Option<Spanned<String>>,
+    tcp_established: Option<Spanned<String>>,
+    tcp_transitory: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_sessions: Option<usize>,
+    max_bindings_per_host: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMtu {
+    ipv6: Option<Spanned<u16>>,
+    ipv4: Option<Spanned<u16>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    file: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Spanned<String>,
+}
+
+/// Reads and validates a config file.
+pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
+    let (file, text) = read_config(path)?;
+    parse(&file, &text)
+}
+
+/// Validates a config file's text; `file` names it in errors.
+pub(crate) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+    let loc = Locator::new(file, text);
+    build(&loc, loc.deserialize()?)
+}
+
+fn field<T>(
+    loc: &Locator<'_>,
+    v: &Option<Spanned<String>>,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    v.as_ref()
+        .map(|s| parse(s.get_ref()).map_err(|m| loc.err(s.span(), key, m)))
+        .transpose()
+}
+
+fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut c = Config::empty();
+    if let Some(t) = field(loc, &raw.tun, "tun", parse_tun)? {
+        c.tun = t;
+    }
+    c.setup = raw.setup.unwrap_or(false);
+    if let Some(p) = field(loc, &raw.prefix, "prefix", parse_prefix)? {
+        c.prefix = p;
+    }
+    c.allow_non_global = raw.allow_non_global.unwrap_or(false);
+    let pool: &[Spanned<String>] = raw.pool4.as_ref().map_or(&[], |p| p.get_ref());
+    c.pool4 = pool
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            parse_pool4(s.get_ref()).map_err(|m| loc.err(s.span(), format!("pool4[{i}]"), m))
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(f) = field(loc, &raw.filtering, "filtering", parse_filtering)? {
+        c.filtering = f;
+    }
+    c.icmp_source_v4 = field(loc, &raw.icmp_source_v4, "icmp_source_v4", parse_v4)?;
+    c.icmp_source_v6 = field(loc, &raw.icmp_source_v6, "icmp_source_v6", parse_v6)?;
+    if let Some(b) = &raw.port_blocks {
+        let b = b.get_ref();
+        c.port_blocks = Some((b.size, b.max_per_host.unwrap_or(8)));
+    }
+    if let Some(t) = &raw.timeouts {
+        c.timeouts = Timeouts {
+            udp: field(loc, &t.udp, "timeouts.udp", parse_secs)?,
+            icmp: field(loc, &t.icmp, "timeouts.icmp", parse_secs)?,
+            tcp_est: field(
+                loc,
+                &t.tcp_established,
+                "timeouts.tcp_established",
+                parse_secs,
+            )?,
+            tcp_trans: field(
+                loc,
+                &t.tcp_transitory,
+                "timeouts.tcp_transitory",
+                parse_secs,
+            )?,
+        };
+    }
+    if let Some(l) = &raw.limits {
+        c.max_sessions = l.get_ref().max_sessions;
+        c.max_bindings_per_host = l.get_ref().max_bindings_per_host;
+    }
+    if let Some(m) = &raw.mtu {
+        c.ipv6_mtu = m.ipv6.as_ref().map(|v| *v.get_ref());
+        c.ipv4_mtu = m.ipv4.as_ref().map(|v| *v.get_ref());
+    }
+    if let Some(l) = &raw.log {
+        if let Some(f) = &l.file {
+            c.log = match f.get_ref().as_str() {
+                "" => {
+                    return Err(loc.err(
+                        f.span(),
+                        "log.file",
+                        "empty: write a path or \"-\" for stdout".into(),
+                    ))
+                }
+                "-" => LogTarget::Stdout,
+                p => LogTarget::File(PathBuf::from(p)),
+            };
+        }
+    }
+    if let Some(m) = &raw.metrics {
+        c.metrics = Some(
+            parse_listen(m.listen.get_ref(), 9466)
+                .map_err(|e| loc.err(m.listen.span(), "metrics.listen", e))?,
+        );
+    }
+    check(&c).map_err(|(key, m)| {
+        let (span, name) = match key {
+            Key::Pool4(i) => (
+                pool.get(i)
+                    .map(Spanned::span)
+                    .or_else(|| raw.pool4.as_ref().map(Spanned::span))
+                    .unwrap_or(0..0),
+                if raw.pool4.is_some() {
+                    format!("pool4[{i}]")
+                } else {
+                    "pool4".into()
+                },
+            ),
+            Key::PortBlocks => (
+                raw.port_blocks.as_ref().map_or(0..0, Spanned::span),
+                "port_blocks".into(),
+            ),
+            Key::Timeout(w) => {
+                let t = raw.timeouts.as_ref();
+                let (s, n) = match w {
+                    "udp" => (t.and_then(|t| t.udp.as_ref()), "timeouts.udp"),
+                    "icmp" => (t.and_then(|t| t.icmp.as_ref()), "timeouts.icmp"),
+                    "tcp_est" => (
+                        t.and_then(|t| t.tcp_established.as_ref()),
+                        "timeouts.tcp_established",
+                    ),
+                    _ => (
+                        t.and_then(|t| t.tcp_transitory.as_ref()),
+                        "timeouts.tcp_transitory",
+                    ),
+                };
+                (s.map_or(0..0, Spanned::span), n.into())
+            }
+            Key::Mtu(w) => {
+                let m = raw.mtu.as_ref();
+                let s = if w == "ipv4" {
+                    m.and_then(|m| m.ipv4.as_ref())
+                } else {
+                    m.and_then(|m| m.ipv6.as_ref())
+                };
+                (s.map_or(0..0, Spanned::span), format!("mtu.{w}"))
+            }
+            Key::Limits => (
+                raw.limits.as_ref().map_or(0..0, Spanned::span),
+                "limits".into(),
+            ),
+        };
+        loc.err(span, name, m)
+    })?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool4_entries() {
+        let p = parse_pool4("203.0.113.0/28:2000-3000").unwrap();
+        assert_eq!(p.net, "203.0.113.0/28".parse::<Ipv4Net>().unwrap());
+        assert_eq!(p.ports, Some((2000, 3000)));
+        assert_eq!(parse_pool4("203.0.113.7").unwrap().net.prefix_len(), 32);
+        assert!(parse_pool4("203.0.113.1/24")
+            .unwrap_err()
+            .contains("203.0.113.0/24"));
+        assert!(parse_pool4("203.0.113.1:3000-2000").is_err());
+        assert!(parse_pool4("203.0.113.1:0-10").is_err());
+        assert!(parse_pool4("2001:db8::1").is_err());
+    }
+
+    #[test]
+    fn well_known_prefix_needs_global_pool() {
+        let f = Flags {
+            pool4: vec!["198.51.100.1/32".into()],
+            ..Flags::default()
+        };
+        let e = from_flags(&f).unwrap_err().to_string();
+        assert!(e.starts_with("--pool4 \"198.51.100.1/32\": "), "{e}");
+        assert!(e.contains("RFC 6052 §3.1"), "{e}");
+        let ok = from_flags(&Flags {
+            allow_non_global: true,
+            ..f.clone()
+        })
+        .unwrap();
+        assert_eq!(ok.icmp_v4(), Ipv4Addr::new(198, 51, 100, 1));
+        assert_eq!(
+            ok.icmp_v6(),
+            "64:ff9b::c633:6401".parse::<Ipv6Addr>().unwrap()
+        );
+        // A network-specific prefix carries any IPv4 address.
+        from_flags(&Flags {
+            prefix: Some("2001:db8:64::/96".into()),
+            ..f
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn file_errors_name_line_and_key() {
+        let text =
+            "prefix = \"2001:db8:64::/96\"\npool4 = [\"192.0.2.1\"]\n[timeouts]\nudp = \"30s\"\n";
+        let e = parse("n.toml", text).unwrap_err().to_string();
+        assert!(e.starts_with("n.toml:4: timeouts.udp: "), "{e}");
+        let text = "pool4 = [\"192.0.2.1\",\n  \"192.0.2.0/30\"]\nprefix = \"2001:db8:64::/96\"\n";
+        let e = parse("n.toml", text).unwrap_err().to_string();
+        assert!(e.starts_with("n.toml:2: pool4[1]: "), "{e}");
+        assert!(e.contains("overlaps"), "{e}");
+        let e = parse("n.toml", "pool4 = [\"192.0.2.1\"]\nbogus = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("n.toml:2:"), "{e}");
+        let e = parse("n.toml", "prefix = \"2001:db8:64::/96\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no pool4"), "{e}");
+    }
+
+    #[test]
+    fn port_ranges_must_agree() {
+        let f = Flags {
+            prefix: Some("2001:db8:64::/96".into()),
+            pool4: vec!["192.0.2.1:2000-3000".into(), "192.0.2.2:4000-5000".into()],
+            ..Flags::default()
+        };
+        let e = from_flags(&f).unwrap_err().to_string();
+        assert!(e.contains("192.0.2.2:4000-5000"), "{e}");
+    }
+}

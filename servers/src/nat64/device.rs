@@ -1,0 +1,91 @@
+//! The TUN device: opened (created, or attached to when it exists) with the
+//! `tun-rs` crate, which keeps the Linux ioctls out of this workspace
+//! (`unsafe_code` is denied here). With `--setup` the device is brought up
+//! and routes for the prefix and pool4 point into it (iproute2's `ip`);
+//! without it addresses and routes are the operator's.
+
+use std::process::Command;
+
+use anyhow::{bail, Context as _};
+use tun_rs::{DeviceBuilder, SyncDevice};
+
+use super::config::Config;
+
+/// Opens the TUN device named in `config`, plain L3 without packet
+/// information, one queue; with `setup`, up and routed.
+pub(crate) fn open(config: &Config) -> anyhow::Result<SyncDevice> {
+    let mut b = DeviceBuilder::new().name(config.tun.clone());
+    b = if config.setup {
+        b.enable(true)
+    } else {
+        b.inherit_enable_state()
+    };
+    let dev = b.build_sync().with_context(|| {
+        format!(
+            "opening TUN device {:?} (/dev/net/tun, needs CAP_NET_ADMIN)",
+            config.tun
+        )
+    })?;
+    // Interruptible reads need a non-blocking descriptor (tun-rs docs).
+    dev.set_nonblocking(true)
+        .context("making the TUN descriptor non-blocking")?;
+    if config.setup {
+        setup_routes(config)?;
+    }
+    forwarding_warnings();
+    Ok(dev)
+}
+
+/// `ip route replace` for the prefix (IPv6) and each pool4 network (IPv4)
+/// through the device: idempotent, so a restart finds them in place.
+fn setup_routes(config: &Config) -> anyhow::Result<()> {
+    let prefix = config.prefix.to_string();
+    ip(&["-6", "route", "replace", &prefix, "dev", &config.tun])?;
+    for p in &config.pool4 {
+        let net = p.net.to_string();
+        ip(&["-4", "route", "replace", &net, "dev", &config.tun])?;
+    }
+    tracing::info!(
+        "--setup: {} up, routes {} and {} via it",
+        config.tun,
+        prefix,
+        config
+            .pool4
+            .iter()
+            .map(|p| p.net.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running `ip` (iproute2) for --setup")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The kernel forwards between the device and the other interfaces only
+/// with forwarding on; say so rather than change a host-wide setting.
+fn forwarding_warnings() {
+    for (path, what) in [
+        (
+            "/proc/sys/net/ipv6/conf/all/forwarding",
+            "net.ipv6.conf.all.forwarding",
+        ),
+        ("/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward"),
+    ] {
+        if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "0") {
+            tracing::warn!("{what} is 0: the kernel will not forward to and from the TUN device (sysctl -w {what}=1)");
+        }
+    }
+}

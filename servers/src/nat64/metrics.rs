@@ -1,0 +1,172 @@
+//! The gateway's counters and the Prometheus text. The worker counts in
+//! plain integers of its own and publishes a [`Snapshot`] every
+//! [`PUBLISH_EVERY`](super::worker::PUBLISH_EVERY); a scrape renders the
+//! latest one.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::engine_config::Gauges;
+
+/// A packet's family at the TUN device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    V6 = 0,
+    V4 = 1,
+}
+
+const FAMILIES: [&str; 2] = ["ipv6", "ipv4"];
+
+/// The worker's counters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    packets_in: [u64; 2],
+    bytes_in: [u64; 2],
+    packets_out: [u64; 2],
+    bytes_out: [u64; 2],
+    /// Drops by reason (the core's stable names, plus `non_global` and
+    /// `not_ip` of the server).
+    dropped: BTreeMap<&'static str, u64>,
+    /// ICMP errors the translator sent itself, by reason.
+    icmp_errors: BTreeMap<&'static str, u64>,
+    pub(crate) io_errors: u64,
+    /// Fragments kept until their datagram is whole.
+    pub(crate) fragments_held: u64,
+}
+
+impl Counters {
+    pub(crate) fn count_in(&mut self, d: Dir, len: usize) {
+        let i = d as usize;
+        if let (Some(p), Some(b)) = (self.packets_in.get_mut(i), self.bytes_in.get_mut(i)) {
+            *p += 1;
+            *b += len as u64;
+        }
+    }
+
+    pub(crate) fn count_out(&mut self, d: Dir, len: usize) {
+        let i = d as usize;
+        if let (Some(p), Some(b)) = (self.packets_out.get_mut(i), self.bytes_out.get_mut(i)) {
+            *p += 1;
+            *b += len as u64;
+        }
+    }
+
+    /// Counts a drop; gives the reason back.
+    pub(crate) fn drop_named(&mut self, reason: &'static str) -> &'static str {
+        *self.dropped.entry(reason).or_insert(0) += 1;
+        reason
+    }
+
+    pub(crate) fn reply(&mut self, reason: &'static str) {
+        *self.icmp_errors.entry(reason).or_insert(0) += 1;
+    }
+}
+
+/// What a scrape shows.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) counters: Counters,
+    pub(crate) gauges: Gauges,
+    pub(crate) reloads: [u64; 2],
+}
+
+impl Snapshot {
+    pub(crate) fn render(&self) -> String {
+        let c = &self.counters;
+        let g = &self.gauges;
+        let mut s = String::new();
+        for (name, what, inn, out) in [
+            (
+                "sixgate_nat64_packets_total",
+                "Packets",
+                &c.packets_in,
+                &c.packets_out,
+            ),
+            (
+                "sixgate_nat64_bytes_total",
+                "Bytes",
+                &c.bytes_in,
+                &c.bytes_out,
+            ),
+        ] {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {what} read from (in) and written to (out) the TUN device, by IP family.\n\
+                 # TYPE {name} counter"
+            );
+            for (dir, v) in [("in", inn), ("out", out)] {
+                for (f, n) in FAMILIES.iter().zip(v) {
+                    let _ = writeln!(s, "{name}{{dir=\"{dir}\",family=\"{f}\"}} {n}");
+                }
+            }
+        }
+        let _ = writeln!(
+            s,
+            "# HELP sixgate_nat64_dropped_total Packets dropped, by reason.\n\
+             # TYPE sixgate_nat64_dropped_total counter"
+        );
+        for (r, n) in &c.dropped {
+            let _ = writeln!(s, "sixgate_nat64_dropped_total{{reason=\"{r}\"}} {n}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP sixgate_nat64_icmp_errors_sent_total ICMP errors the translator sent itself, by reason.\n\
+             # TYPE sixgate_nat64_icmp_errors_sent_total counter"
+        );
+        for (r, n) in &c.icmp_errors {
+            let _ = writeln!(
+                s,
+                "sixgate_nat64_icmp_errors_sent_total{{reason=\"{r}\"}} {n}"
+            );
+        }
+        for (name, help, kind, v) in [
+            (
+                "sixgate_nat64_sessions",
+                "Sessions in the table.",
+                "gauge",
+                g.sessions,
+            ),
+            (
+                "sixgate_nat64_bibs",
+                "Binding (BIB) entries.",
+                "gauge",
+                g.bibs,
+            ),
+            (
+                "sixgate_nat64_pool4_transport_addresses",
+                "Pool4 transport addresses per protocol (addresses times ports).",
+                "gauge",
+                g.pool_capacity,
+            ),
+            (
+                "sixgate_nat64_log_events_dropped_total",
+                "Log events lost because the engine's queue was full.",
+                "counter",
+                g.events_dropped,
+            ),
+            (
+                "sixgate_nat64_fragments_held_total",
+                "Fragments kept until their datagram was whole (not drops).",
+                "counter",
+                c.fragments_held,
+            ),
+            (
+                "sixgate_nat64_io_errors_total",
+                "TUN reads and writes that failed.",
+                "counter",
+                c.io_errors,
+            ),
+        ] {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP sixgate_nat64_reloads_total SIGHUP reloads, by result.\n\
+             # TYPE sixgate_nat64_reloads_total counter\n\
+             sixgate_nat64_reloads_total{{result=\"ok\"}} {}\n\
+             sixgate_nat64_reloads_total{{result=\"error\"}} {}",
+            self.reloads[0], self.reloads[1]
+        );
+        s
+    }
+}

@@ -1,0 +1,375 @@
+//! `sixgate nat64`: a stateful NAT64 gateway (RFC 6146) on a TUN device.
+//! The core's sans-IO engine ([`sixgate::nat64::Nat64`]) translates; this
+//! module owns the device, the worker thread, the clock, the config, the
+//! RFC 6888 log lines, reload and `/metrics`. It translates only between
+//! its prefix and its pool4: everything else that reaches the device is
+//! counted and dropped.
+//!
+//! Everything that touches the core's config, event and statistics types
+//! is in [`engine_config`].
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use clap::Args;
+
+mod config;
+mod device;
+mod engine_config;
+mod metrics;
+mod worker;
+
+use config::{Config, Flags, LogTarget};
+
+use crate::common::{config_and_flags, flag_value, parse_listen, ConfigError};
+
+/// `sixgate nat64` flags. Those that define the gateway build the same
+/// config a file would; `--log` and `--metrics` also override a file.
+#[derive(Debug, Args)]
+pub(crate) struct Nat64Args {
+    /// Config file (TOML). Cannot be combined with the flags that define
+    /// the gateway.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Validate the config (file or flags), print a summary and exit.
+    #[arg(long)]
+    check: bool,
+    /// The TUN device to create or attach to (default nat64).
+    #[arg(long, value_name = "NAME")]
+    tun: Option<String>,
+    /// Bring the device up and route the prefix (IPv6) and pool4 (IPv4)
+    /// into it (iproute2 `ip`); without it, that is left to the operator.
+    #[arg(long)]
+    setup: bool,
+    /// The NAT64 prefix (RFC 6052; default 64:ff9b::/96).
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// IPv4 pool: ADDR[/LEN][:PORTLO-PORTHI] (repeatable; all entries share
+    /// one port range, default 1024-65535).
+    #[arg(long, value_name = "ADDR[/LEN][:LO-HI]")]
+    pool4: Vec<String>,
+    /// Translate non-global IPv4 (documentation, private-use) under the
+    /// well-known prefix too (RFC 6052 §3.1 forbids it by default).
+    #[arg(long = "allow-non-global")]
+    allow_non_global: bool,
+    /// Bulk port allocation (RFC 7422): SIZE ports per block, at most MAX
+    /// blocks per IPv6 node (default 8).
+    #[arg(long = "port-block", value_name = "SIZE[/MAX]")]
+    port_block: Option<String>,
+    /// endpoint-independent (default) or address-dependent.
+    #[arg(long, value_name = "MODE")]
+    filtering: Option<String>,
+    /// UDP session lifetime (default 5m, at least 2m).
+    #[arg(long = "udp-timeout", value_name = "DURATION")]
+    udp_timeout: Option<String>,
+    /// ICMP query session lifetime (default 60s).
+    #[arg(long = "icmp-timeout", value_name = "DURATION")]
+    icmp_timeout: Option<String>,
+    /// TCP established lifetime (default 7440s, at least 7440s).
+    #[arg(long = "tcp-est-timeout", value_name = "DURATION")]
+    tcp_est_timeout: Option<String>,
+    /// TCP transitory lifetime (default 4m, at least 4m).
+    #[arg(long = "tcp-trans-timeout", value_name = "DURATION")]
+    tcp_trans_timeout: Option<String>,
+    /// The most sessions at once.
+    #[arg(long = "max-sessions", value_name = "N")]
+    max_sessions: Option<usize>,
+    /// The most bindings one IPv6 address may hold.
+    #[arg(long = "max-bindings-per-host", value_name = "N")]
+    max_bindings_per_host: Option<usize>,
+    /// The MTU toward IPv6 nodes (default 1500).
+    #[arg(long = "ipv6-mtu", value_name = "BYTES")]
+    ipv6_mtu: Option<u16>,
+    /// The MTU toward IPv4 nodes (default 1500).
+    #[arg(long = "ipv4-mtu", value_name = "BYTES")]
+    ipv4_mtu: Option<u16>,
+    /// Source of the ICMPv4 errors the translator sends (default: the
+    /// first pool4 address).
+    #[arg(long = "icmp-source-v4", value_name = "ADDR")]
+    icmp_source_v4: Option<String>,
+    /// Source of the ICMPv6 errors (default: the ICMPv4 source under the
+    /// prefix).
+    #[arg(long = "icmp-source-v6", value_name = "ADDR")]
+    icmp_source_v6: Option<String>,
+    /// Write the RFC 6888 log lines (BIB and port-block create and
+    /// release, UTC) to this file; `-` for stdout (the default).
+    #[arg(long, value_name = "FILE")]
+    log: Option<String>,
+    /// Serve Prometheus /metrics here (e.g. 127.0.0.1:9466).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+}
+
+impl Nat64Args {
+    fn flags(&self) -> Flags {
+        Flags {
+            tun: self.tun.clone(),
+            setup: self.setup,
+            prefix: self.prefix.clone(),
+            allow_non_global: self.allow_non_global,
+            pool4: self.pool4.clone(),
+            port_block: self.port_block.clone(),
+            filtering: self.filtering.clone(),
+            udp_timeout: self.udp_timeout.clone(),
+            icmp_timeout: self.icmp_timeout.clone(),
+            tcp_est_timeout: self.tcp_est_timeout.clone(),
+            tcp_trans_timeout: self.tcp_trans_timeout.clone(),
+            max_sessions: self.max_sessions,
+            max_bindings_per_host: self.max_bindings_per_host,
+            ipv6_mtu: self.ipv6_mtu,
+            ipv4_mtu: self.ipv4_mtu,
+            icmp_source_v4: self.icmp_source_v4.clone(),
+            icmp_source_v6: self.icmp_source_v6.clone(),
+        }
+    }
+
+    /// Loads the config from the file or the flags, with the override flags
+    /// applied.
+    fn load(&self) -> Result<Config, ConfigError> {
+        let flags = self.flags();
+        let mut config = match &self.config {
+            Some(path) if flags.defines_anything() => {
+                return Err(config_and_flags(
+                    path,
+                    "the flags that define the gateway (all but --log and --metrics)",
+                ))
+            }
+            Some(path) => config::load(path)?,
+            None => config::from_flags(&flags)?,
+        };
+        if let Some(l) = &self.log {
+            if l.is_empty() {
+                return Err(ConfigError::flag(
+                    "--log",
+                    l,
+                    "empty: write a path or - for stdout".into(),
+                ));
+            }
+            config.log = if l == "-" {
+                LogTarget::Stdout
+            } else {
+                LogTarget::File(PathBuf::from(l))
+            };
+        }
+        if let Some(m) = flag_value("--metrics", self.metrics.as_ref(), |m| {
+            parse_listen(m, 9466)
+        })? {
+            config.metrics = Some(m);
+        }
+        Ok(config)
+    }
+}
+
+/// Runs `sixgate nat64`. A config error is returned as such (exit 2).
+pub(crate) fn run(args: Nat64Args) -> anyhow::Result<()> {
+    let config = args.load()?;
+    if args.check {
+        print_check(&args, &config);
+        return Ok(());
+    }
+    crate::logging::init();
+    let built = engine_config::build(&config).map_err(|(_, m)| anyhow::anyhow!("{m}"))?;
+    let log = open_log(&config.log)?;
+    let dev = device::open(&config)?;
+    let shared = Arc::new(worker::Shared {
+        snapshot: Mutex::new(metrics::Snapshot::default()),
+        log: Arc::new(Mutex::new(log)),
+        stop: tun_rs::InterruptEvent::new().context("creating the stop event")?,
+    });
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
+    tracing::info!(
+        "translating {} <-> {} on {} ({})",
+        config.prefix,
+        config
+            .pool4
+            .iter()
+            .map(|p| p.net.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        config.tun,
+        if config.setup {
+            "set up by sixgate"
+        } else {
+            "routes by the operator"
+        }
+    );
+    // Dropped when the worker ends, however it ends: the server stops too.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let w = {
+        let shared = shared.clone();
+        let config = config.clone();
+        std::thread::Builder::new()
+            .name("nat64-worker".into())
+            .spawn(move || {
+                let _done = done_tx;
+                worker::run(&dev, &config, &built, seed, &shared)
+            })
+            .context("starting the worker thread")?
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = serve(&args, config, shared.clone()) => r,
+            _ = done_rx => Ok(()),
+        }
+    });
+    let _ = shared.stop.trigger();
+    match w.join() {
+        Ok(Ok(())) => result,
+        Ok(Err(e)) => Err(e).context("the TUN device failed"),
+        Err(_) => anyhow::bail!("the packet worker panicked"),
+    }
+}
+
+async fn serve(
+    args: &Nat64Args,
+    config: Config,
+    shared: Arc<worker::Shared>,
+) -> anyhow::Result<()> {
+    if let Some(addr) = config.metrics {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "metrics on {addr}, which is not loopback: anyone who can reach it can read them"
+            );
+        }
+        let socket = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("metrics: cannot listen on {addr}"))?;
+        tracing::info!(
+            "serving metrics addr={}",
+            socket.local_addr().unwrap_or(addr)
+        );
+        let s = shared.clone();
+        tokio::spawn(crate::common::serve_metrics(socket, move || {
+            s.snapshot.lock().map(|s| s.render()).unwrap_or_default()
+        }));
+    }
+    let mut running = config;
+    crate::common::until_stopped(|| reload(args, &mut running, &shared)).await
+}
+
+/// SIGHUP: reopens the log file (for logrotate) and re-reads the config. A
+/// new log destination applies at once; the translation settings need a
+/// restart (the engine's tables are built from them), and a change to them
+/// is logged as such. A bad config is logged and the running one stays.
+fn reload(args: &Nat64Args, running: &mut Config, shared: &worker::Shared) {
+    let count = |ok: bool| {
+        if let Ok(mut s) = shared.snapshot.lock() {
+            s.reloads[usize::from(!ok)] += 1;
+        }
+    };
+    let new = match args.load() {
+        Ok(c) => c,
+        Err(e) => {
+            count(false);
+            tracing::error!("SIGHUP: keeping the running config: {e}");
+            return;
+        }
+    };
+    match open_log(&new.log) {
+        Ok(w) => {
+            if let Ok(mut sink) = shared.log.lock() {
+                let _ = sink.flush();
+                *sink = w;
+            }
+        }
+        Err(e) => {
+            count(false);
+            tracing::error!("SIGHUP: keeping the running log: {e:#}");
+            return;
+        }
+    }
+    let mut rest = new.clone();
+    rest.log = running.log.clone();
+    if rest != *running {
+        tracing::warn!("SIGHUP: settings other than the log changed; they take effect on restart");
+    }
+    running.log = new.log;
+    count(true);
+    tracing::info!("SIGHUP: log reopened ({})", log_name(&running.log));
+}
+
+fn log_name(t: &LogTarget) -> String {
+    match t {
+        LogTarget::Stdout => "stdout".into(),
+        LogTarget::File(p) => p.display().to_string(),
+    }
+}
+
+fn open_log(t: &LogTarget) -> anyhow::Result<Box<dyn Write + Send>> {
+    Ok(match t {
+        LogTarget::Stdout => Box::new(std::io::stdout()),
+        LogTarget::File(p) => Box::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening the log file {}", p.display()))?,
+        ),
+    })
+}
+
+fn print_check(args: &Nat64Args, c: &Config) {
+    let origin = args
+        .config
+        .as_ref()
+        .map_or_else(|| "flags".to_owned(), |p| p.display().to_string());
+    let nets = c
+        .pool4
+        .iter()
+        .map(|p| p.net.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("{origin}: ok");
+    if c.setup {
+        println!(
+            "  tun: {} (set up: up, routes {} and {} via it)",
+            c.tun, c.prefix, nets
+        );
+    } else {
+        println!("  tun: {} (addresses and routes by the operator)", c.tun);
+    }
+    let kind = if c.prefix.is_well_known() {
+        "well-known"
+    } else {
+        "network-specific"
+    };
+    let ng = if c.allow_non_global {
+        ", non-global IPv4 allowed"
+    } else {
+        ""
+    };
+    println!("  prefix: {} ({kind}{ng})", c.prefix);
+    let (lo, hi) = c.ports();
+    println!("  pool4: {nets}, ports {lo}-{hi}");
+    match c.port_blocks {
+        Some((size, max)) => println!("  port blocks: {size} ports, at most {max} per host"),
+        None => println!("  port blocks: off"),
+    }
+    println!("  filtering: {}", c.filtering.as_str());
+    let t = engine_config::timeouts(c);
+    println!(
+        "  timeouts: udp {}s, icmp {}s, tcp established {}s, tcp transitory {}s",
+        t[0], t[1], t[2], t[3]
+    );
+    let opt = |v: Option<usize>| v.map_or_else(|| "default".to_owned(), |n| n.to_string());
+    println!(
+        "  limits: {} sessions, {} bindings per host",
+        opt(c.max_sessions),
+        opt(c.max_bindings_per_host)
+    );
+    println!("  icmp errors from: {}, {}", c.icmp_v4(), c.icmp_v6());
+    println!("  log: {}", log_name(&c.log));
+    if let Some(m) = c.metrics {
+        println!("  metrics: {m}");
+    }
+}

@@ -1,0 +1,267 @@
+//! The packet worker: one thread, one TUN queue, one engine. Blocking
+//! reads with a timeout (the engine's next timer, at most
+//! [`PUBLISH_EVERY`]); each packet goes through the engine and what it
+//! emits is written back to the device. Counters live in the thread and are
+//! published to the `/metrics` endpoint every [`PUBLISH_EVERY`], so the hot
+//! path takes no lock. Log events are written after each packet batch.
+//!
+//! Multi-queue (a worker per core with engine shards) is not done yet.
+
+use std::io::{ErrorKind, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant as StdInstant};
+
+use sixgate::nat64::xlat::MAX_OUTPUT;
+use sixgate::nat64::Emit;
+use sixgate::rfc6052::{Nat64Prefix, NonGlobal};
+use tun_rs::{InterruptEvent, SyncDevice};
+
+use super::config::Config;
+use super::engine_config::{self, Built, Clock};
+use super::metrics::{Counters, Dir, Snapshot};
+
+/// How often counters and gauges are published and the log flushed.
+pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+
+/// Where the RFC 6888 lines go; swapped on reload.
+pub(crate) type LogSink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// What the worker shares with the rest of the server.
+pub(crate) struct Shared {
+    pub(crate) snapshot: Mutex<Snapshot>,
+    pub(crate) log: LogSink,
+    pub(crate) stop: InterruptEvent,
+}
+
+/// Consecutive failed reads (about a second of them) after which the device
+/// is taken as gone and the worker gives up.
+const MAX_READ_ERRORS: u32 = 100;
+
+/// Runs until `shared.stop` is triggered (`Ok`) or the device keeps
+/// failing (`Err`, so the process exits and its supervisor restarts it).
+pub(crate) fn run(
+    dev: &SyncDevice,
+    config: &Config,
+    built: &Built,
+    seed: u64,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let clock = Clock::new();
+    let mut nat = engine_config::engine(built, seed);
+    let scope =
+        (!config.allow_non_global && config.prefix.is_well_known()).then_some(config.prefix);
+    let mut buf = vec![0u8; 65_536];
+    let mut out = vec![0u8; MAX_OUTPUT];
+    let mut c = Counters::default();
+    let mut last_publish = StdInstant::now();
+    let mut last_error_log: Option<StdInstant> = None;
+    let mut last_drop_log: Option<StdInstant> = None;
+    let mut read_errors = 0u32;
+    let mut result = Ok(());
+    let mut lines = String::new();
+    loop {
+        let wait = nat
+            .poll_timeout()
+            .map_or(PUBLISH_EVERY, |t| clock.until(t))
+            .clamp(Duration::from_millis(1), PUBLISH_EVERY);
+        match dev.recv_intr_timeout(&mut buf, &shared.stop, Some(wait)) {
+            Ok(n) => {
+                read_errors = 0;
+                let packet = buf.get(..n).unwrap_or_default();
+                let dropped = handle(&mut nat, &clock, scope, packet, &mut out, dev, &mut c);
+                // Counted always; logged at debug level at most once a second.
+                if let Some(reason) = dropped {
+                    if last_drop_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        tracing::debug!(
+                            "dropped a packet: {reason} (more this second only counted)"
+                        );
+                        last_drop_log = Some(StdInstant::now());
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                if shared.stop.is_trigger() {
+                    break;
+                }
+            }
+            Err(e) => {
+                c.io_errors += 1;
+                read_errors += 1;
+                if read_errors >= MAX_READ_ERRORS {
+                    tracing::error!("TUN read failed {read_errors} times in a row: {e}");
+                    result = Err(e);
+                    break;
+                }
+                if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    tracing::warn!("TUN read: {e}");
+                    last_error_log = Some(StdInstant::now());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let now = clock.now();
+        if nat.poll_timeout().is_some_and(|t| t <= now) {
+            nat.handle_timeout(now);
+        }
+        while let Some(e) = nat.poll_event() {
+            lines.push_str(&engine_config::log_line(&clock, &e));
+            lines.push('\n');
+        }
+        if lines.len() > 16_384 {
+            write_log(&shared.log, &mut lines);
+        }
+        if last_publish.elapsed() >= PUBLISH_EVERY {
+            write_log(&shared.log, &mut lines);
+            publish(shared, &c, engine_config::Gauges::of(&nat, config));
+            last_publish = StdInstant::now();
+        }
+    }
+    write_log(&shared.log, &mut lines);
+    publish(shared, &c, engine_config::Gauges::of(&nat, config));
+    result
+}
+
+fn publish(shared: &Shared, c: &Counters, gauges: engine_config::Gauges) {
+    if let Ok(mut s) = shared.snapshot.lock() {
+        s.counters.clone_from(c);
+        s.gauges = gauges;
+    }
+}
+
+fn write_log(log: &LogSink, lines: &mut String) {
+    if lines.is_empty() {
+        return;
+    }
+    if let Ok(mut w) = log.lock() {
+        if let Err(e) = w.write_all(lines.as_bytes()).and_then(|()| w.flush()) {
+            tracing::warn!("writing the NAT64 log: {e}");
+        }
+    }
+    lines.clear();
+}
+
+/// One packet from the device through the engine and back; the drop
+/// reason when it was dropped.
+fn handle(
+    nat: &mut sixgate::nat64::Nat64,
+    clock: &Clock,
+    scope: Option<Nat64Prefix>,
+    packet: &[u8],
+    out: &mut [u8],
+    dev: &SyncDevice,
+    c: &mut Counters,
+) -> Option<&'static str> {
+    let now = clock.now();
+    let version = packet.first().map(|b| b >> 4);
+    let emit = match version {
+        Some(6) => {
+            c.count_in(Dir::V6, packet.len());
+            if scope.is_some_and(|p| !v6_dst_in_scope(p, packet)) {
+                return Some(c.drop_named("non_global"));
+            }
+            nat.handle_v6(now, packet, out)
+        }
+        Some(4) => {
+            c.count_in(Dir::V4, packet.len());
+            if scope.is_some_and(|p| !v4_src_in_scope(p, packet)) {
+                return Some(c.drop_named("non_global"));
+            }
+            nat.handle_v4(now, packet, out)
+        }
+        _ => {
+            return Some(c.drop_named("not_ip"));
+        }
+    };
+    let (to, reply) = match emit {
+        Emit::V4 { reply, .. } => (Dir::V4, reply),
+        Emit::V6 { reply, .. } => (Dir::V6, reply),
+        // A fragment kept until its datagram is whole is not a loss.
+        Emit::Drop(r) if engine_config::is_held(r) => {
+            c.fragments_held += 1;
+            return None;
+        }
+        Emit::Drop(r) => {
+            return Some(c.drop_named(engine_config::reason_name(r)));
+        }
+    };
+    if let Some(r) = reply {
+        c.reply(engine_config::reason_name(r));
+    }
+    for p in emit.packets(out) {
+        match dev.send(p) {
+            Ok(_) => c.count_out(to, p.len()),
+            Err(_) => c.io_errors += 1,
+        }
+    }
+    None
+}
+
+/// RFC 6052 §3.1: under the well-known prefix, an IPv6 destination must
+/// embed a global IPv4 address (destinations outside the prefix are left
+/// to the engine).
+fn v6_dst_in_scope(prefix: Nat64Prefix, packet: &[u8]) -> bool {
+    let Some(dst) = packet
+        .get(24..40)
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .map(std::net::Ipv6Addr::from)
+    else {
+        return true;
+    };
+    match prefix.extract(dst) {
+        Ok(v4) => prefix.check_scope(v4, NonGlobal::Refuse).is_ok(),
+        Err(_) => true,
+    }
+}
+
+/// The same rule for IPv4 sources, which the engine embeds.
+fn v4_src_in_scope(prefix: Nat64Prefix, packet: &[u8]) -> bool {
+    let Some(src) = packet
+        .get(12..16)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(std::net::Ipv4Addr::from)
+    else {
+        return true;
+    };
+    prefix.check_scope(src, NonGlobal::Refuse).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6_to(dst: &str) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        let d: std::net::Ipv6Addr = dst.parse().unwrap();
+        p[24..40].copy_from_slice(&d.octets());
+        p
+    }
+
+    fn v4_from(src: [u8; 4]) -> Vec<u8> {
+        let mut p = vec![0u8; 20];
+        p[0] = 0x45;
+        p[12..16].copy_from_slice(&src);
+        p
+    }
+
+    #[test]
+    fn well_known_prefix_scope() {
+        let wkp = Nat64Prefix::WELL_KNOWN;
+        // 198.51.100.7 (documentation) and 10.1.2.3 (private) are refused,
+        // 131.111.150.25 is global.
+        assert!(!v6_dst_in_scope(wkp, &v6_to("64:ff9b::c633:6407")));
+        assert!(!v6_dst_in_scope(wkp, &v6_to("64:ff9b::a01:203")));
+        assert!(v6_dst_in_scope(wkp, &v6_to("64:ff9b::836f:9619")));
+        // Outside the prefix and cut short: left to the engine.
+        assert!(v6_dst_in_scope(wkp, &v6_to("2001:db8::1")));
+        assert!(v6_dst_in_scope(wkp, &[0x60; 10]));
+        assert!(!v4_src_in_scope(wkp, &v4_from([192, 168, 1, 1])));
+        assert!(v4_src_in_scope(wkp, &v4_from([131, 111, 150, 25])));
+        assert!(v4_src_in_scope(wkp, &[0x45; 3]));
+        // A network-specific prefix carries anything (the worker does not
+        // check it at all; check_scope agrees).
+        let nsp: Nat64Prefix = "2001:db8:64::/96".parse().unwrap();
+        assert!(v4_src_in_scope(nsp, &v4_from([192, 168, 1, 1])));
+    }
+}
