@@ -86,12 +86,14 @@ fn example_nat64_config_checks() {
         String::from_utf8_lossy(&out.stderr)
     );
     for line in [
-        "tun: nat64 (set up: up, routes 2001:db8:64::/96 and 192.0.2.8/30 via it)",
+        "tun: nat64 (set up: up, routes 2001:db8:64::/96 and 192.0.2.8/30, 192.0.2.12/32 via it)",
         "prefix: 2001:db8:64::/96 (network-specific)",
-        "pool4: 192.0.2.8/30, ports 1024-65535",
-        "port blocks: 256 ports, at most 8 per host",
+        "pool4: 192.0.2.8/30 ports 1024-65535, 192.0.2.12/32 ports 2048-65535 (tcp, udp, icmp)",
+        "port blocks: 256 ports, at most 8 per customer /64 and protocol",
+        "filtering: endpoint-independent",
         "timeouts: udp 300s, icmp 60s, tcp established 7440s, tcp transitory 240s",
-        "limits: 1048576 sessions, 8192 bindings per host",
+        "limits: 1048576 sessions, 8192 per customer /64, 1000000 BIB entries, 64 stored SYNs",
+        "static: tcp:192.0.2.12:8080=[2001:db8:100::10]:80",
         "icmp errors from: 192.0.2.8, 2001:db8:64::c000:208",
         "log: /var/log/sixgate/nat64.log",
         "metrics: 127.0.0.1:9466",
@@ -148,7 +150,7 @@ fn nat64_one_line_form_and_its_errors() {
     ]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("--udp-timeout \"30s\": udp timeout 30 s is below"),
+        err.contains("--udp-timeout \"30s\": udp timeout 30s is below"),
         "{err}"
     );
     let (code, _, err) = run(&["--pool4", "192.0.2.1/24:9-8"]);

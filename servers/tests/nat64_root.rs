@@ -10,7 +10,9 @@
 //! documentation addresses only (hence `--allow-non-global` with the
 //! well-known prefix). Python 3 plays the endpoints (http.server, UDP echo,
 //! raw ICMPv6). Covered: an HTTP download, UDP, ping6, hop-limit expiry
-//! answered by the translator, unsolicited IPv4, address-dependent
+//! answered by the translator, unsolicited IPv4 (a TCP SYN refused with
+//! Port Unreachable after six seconds), a static BIB entry reached from
+//! IPv4, address-dependent
 //! filtering, path MTU discovery, fragments both ways, ICMP session expiry
 //! in `/metrics`, SIGHUP log reopening, an operator-made device across a
 //! restart with a retrying client, malformed packets, a flood of new flows
@@ -526,7 +528,8 @@ fn unsolicited_ipv4_is_dropped() {
     let out = net.python(&net.server, UNSOLICITED_PY, &[]);
     let lines = text(&out);
     // UDP without a binding gets Port Unreachable from the translator
-    // (RFC 6146 §3.5.1); TCP is dropped silently.
+    // (RFC 6146 §3.5.1); a TCP SYN is kept six seconds for a simultaneous
+    // open (RFC 6146 §3.5.2.2), so a 2 s connect times out.
     assert!(lines.contains("udp-refused"), "{lines}");
     assert!(lines.contains("tcp-timeout"), "{lines}");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -538,9 +541,103 @@ fn unsolicited_ipv4_is_dropped() {
         thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(out, "got nothing", "the IPv6 node was reached");
-    let unmapped = "sixgate_nat64_dropped_total{reason=\"unmapped\"}";
-    assert!(net.wait_metric(unmapped, 3, |v| v >= 1) >= 1, "{unmapped}");
+    // The new state layer on purpose: the UDP datagram is refused for want
+    // of a BIB entry (answered, so not a drop) and the SYN is stored, not
+    // dropped as "unmapped" as before.
+    let no_bib = "sixgate_nat64_state_refused_total{reason=\"no_bib\"}";
+    assert!(net.wait_metric(no_bib, 3, |v| v >= 1) >= 1, "{no_bib}");
+    let refused = "sixgate_nat64_icmp_errors_sent_total{reason=\"unmapped\"}";
+    assert!(net.metric(refused) >= 1, "{refused}");
+    assert!(net.metric("sixgate_nat64_syns_stored_total") >= 1);
     assert_eq!(net.metric("sixgate_nat64_bibs"), 0);
+}
+
+/// A listener on the IPv6 client that greets whoever connects with the
+/// address it sees.
+const STATIC_LISTEN_PY: &str = r#"
+import socket
+t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("2001:db8:1::10", 8081)); t.listen(4); t.settimeout(20)
+print("ready", flush=True)
+c, peer = t.accept()
+c.sendall(("hello " + peer[0]).encode()); c.close()
+"#;
+
+/// Connects from IPv4 to ARGV[1]:ARGV[2] and prints what it reads, or
+/// `refused AFTER` (seconds) / `timeout`.
+const CONNECT4_PY: &str = r#"
+import socket, sys, time
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t.settimeout(float(sys.argv[3]))
+start = time.time()
+try:
+    t.connect((sys.argv[1], int(sys.argv[2])))
+    print(t.recv(100).decode())
+except ConnectionRefusedError:
+    print("refused %.1f" % (time.time() - start))
+except socket.timeout:
+    print("timeout")
+"#;
+
+#[test]
+fn a_static_bib_entry_is_reachable_from_ipv4() {
+    if !runnable("a_static_bib_entry_is_reachable_from_ipv4") {
+        return;
+    }
+    let net = Net::new();
+    let _gw = net.gateway(&[
+        "--setup",
+        "--static",
+        &format!("tcp:{POOL4}:8080=[{CLIENT}]:8081"),
+    ]);
+    // The static entry is in the BIB from the start.
+    assert_eq!(net.wait_metric("sixgate_nat64_bibs", 3, |v| v == 1), 1);
+    assert_eq!(net.metric("sixgate_nat64_sessions"), 0);
+    // Neighbour discovery and ARP first (a ping through the gateway), so
+    // that a loaded host's first SYN does not meet an unresolved neighbour.
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5353"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    let _listener = net.python_server(&net.client, STATIC_LISTEN_PY, &[]);
+    let out = net.python(&net.server, CONNECT4_PY, &[POOL4, "8080", "10"]);
+    // The IPv6 server sees the IPv4 client under the prefix.
+    assert_eq!(text(&out).trim(), format!("hello {SERVER6}"));
+    assert!(net.wait_metric("sixgate_nat64_sessions", 3, |v| v >= 1) >= 1);
+    // A port of pool4 with no entry stays closed (stored, then refused).
+    let out = net.python(&net.server, CONNECT4_PY, &[POOL4, "8082", "2"]);
+    assert_eq!(text(&out).trim(), "timeout");
+}
+
+#[test]
+fn an_unsolicited_ipv4_syn_is_refused_after_six_seconds() {
+    if !runnable("an_unsolicited_ipv4_syn_is_refused_after_six_seconds") {
+        return;
+    }
+    let net = Net::new();
+    let _gw = net.gateway(&["--setup"]);
+    let out = net.python(&net.server, CONNECT4_PY, &[POOL4, "40002", "15"]);
+    let line = text(&out);
+    // RFC 6146 §3.5.2.2, RFC 5382 REQ-4: the SYN is kept six seconds for a
+    // simultaneous open, then answered with ICMP Port Unreachable, which
+    // the IPv4 stack reports as connection refused.
+    let after: f64 = line
+        .trim()
+        .strip_prefix("refused ")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not refused: {line}"));
+    assert!((5.5..=10.0).contains(&after), "refused after {after} s");
+    let sent = "sixgate_nat64_transmits_total{reason=\"syn_expired\"}";
+    assert!(net.wait_metric(sent, 3, |v| v >= 1) >= 1, "{sent}");
+    assert!(net.metric("sixgate_nat64_syns_stored_total") >= 1);
+    assert_eq!(
+        net.wait_metric("sixgate_nat64_stored_syns", 3, |v| v == 0),
+        0
+    );
+    let log = wait_log(&net, " NAT64 SYN expired 198.51.100.2:", 3);
+    assert!(
+        log.contains(&format!(" -> {POOL4}:40002 port-unreachable")),
+        "{log}"
+    );
 }
 
 fn signal(kid: &Kid, sig: &str) {
@@ -868,8 +965,17 @@ fn a_flood_of_new_flows_stays_within_max_sessions() {
     let refused = net.wait_metric(limit, 5, |v| v >= 300);
     assert!(refused >= 300, "{limit} = {refused}");
     assert_eq!(net.metric("sixgate_nat64_sessions"), 100);
-    let log = wait_log(&net, " NAT64 limit sessions", 3);
-    assert!(log.contains(" NAT64 limit sessions"), "{log}");
+    // The core's LimitReached event (at most one a second per limit): a
+    // log line named by the limit, counted by limit.
+    let log = wait_log(&net, " NAT64 limit session_limit", 3);
+    assert!(log.contains(" NAT64 limit session_limit"), "{log}");
+    let alarm = "sixgate_nat64_limit_reached_total{limit=\"session_limit\"}";
+    assert!(net.wait_metric(alarm, 3, |v| v >= 1) >= 1, "{alarm}");
+    let refused = "sixgate_nat64_state_refused_total{reason=\"session_limit\"}";
+    assert!(
+        net.wait_metric(refused, 3, |v| v >= 300) >= 300,
+        "{refused}"
+    );
 }
 
 /// Counts the bytes of one TCP upload and answers the count.

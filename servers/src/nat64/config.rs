@@ -3,11 +3,12 @@
 //! core's rules. Errors are the servers' shared [`ConfigError`]s:
 //! `FILE:LINE: key: message` for a file, `--flag "value": message` for flags.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
 use serde::Deserialize;
+use sixgate::nat64::state::{Protocol, StaticBib, Transport4, Transport6};
 use sixgate::rfc6052::{non_global_range, Nat64Prefix};
 use toml::Spanned;
 
@@ -55,6 +56,48 @@ pub(crate) struct Timeouts {
     pub(crate) tcp_trans: Option<u32>,
 }
 
+/// Session and table limits; `None` is the core default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Limits {
+    pub(crate) max_sessions: Option<u32>,
+    pub(crate) max_sessions_per_customer: Option<u32>,
+    pub(crate) max_bibs: Option<u32>,
+    pub(crate) max_stored_syns: Option<u16>,
+}
+
+/// A static BIB entry (port forward): the pool4 transport address `v4`
+/// always reaches `v6` (RFC 6146 §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Static {
+    pub(crate) proto: Protocol,
+    pub(crate) v4: SocketAddrV4,
+    pub(crate) v6: SocketAddrV6,
+}
+
+impl Static {
+    pub(crate) fn to_core(self) -> StaticBib {
+        StaticBib {
+            proto: self.proto,
+            v4: Transport4::new(*self.v4.ip(), self.v4.port()),
+            v6: Transport6::new(*self.v6.ip(), self.v6.port()),
+        }
+    }
+}
+
+impl std::fmt::Display for Static {
+    /// The flag form, `tcp:192.0.2.9:8080=[2001:db8:1::10]:80`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}=[{}]:{}",
+            self.proto,
+            self.v4,
+            self.v6.ip(),
+            self.v6.port()
+        )
+    }
+}
+
 /// Where the RFC 6888 log lines go.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) enum LogTarget {
@@ -73,12 +116,15 @@ pub(crate) struct Config {
     pub(crate) prefix: Nat64Prefix,
     pub(crate) allow_non_global: bool,
     pub(crate) pool4: Vec<Pool4>,
-    /// Ports per block and blocks per IPv6 node (RFC 7422), or none.
+    /// Ports per block and blocks per customer /64 (RFC 7422); `None`:
+    /// the core's 128 and 8.
     pub(crate) port_blocks: Option<(u16, u16)>,
     pub(crate) filtering: Filtering,
+    pub(crate) drop_external_tcp: bool,
     pub(crate) timeouts: Timeouts,
-    pub(crate) max_sessions: Option<usize>,
-    pub(crate) max_bindings_per_host: Option<usize>,
+    pub(crate) limits: Limits,
+    pub(crate) statics: Vec<Static>,
+    pub(crate) log_sessions: bool,
     pub(crate) ipv6_mtu: Option<u16>,
     pub(crate) ipv4_mtu: Option<u16>,
     pub(crate) icmp_source_v4: Option<Ipv4Addr>,
@@ -97,9 +143,11 @@ impl Config {
             pool4: Vec::new(),
             port_blocks: None,
             filtering: Filtering::default(),
+            drop_external_tcp: false,
             timeouts: Timeouts::default(),
-            max_sessions: None,
-            max_bindings_per_host: None,
+            limits: Limits::default(),
+            statics: Vec::new(),
+            log_sessions: false,
             ipv6_mtu: None,
             ipv4_mtu: None,
             icmp_source_v4: None,
@@ -123,14 +171,6 @@ impl Config {
         self.icmp_source_v6
             .unwrap_or_else(|| self.prefix.embed(self.icmp_v4()))
     }
-
-    /// The port range every pool4 entry uses.
-    pub(crate) fn ports(&self) -> (u16, u16) {
-        self.pool4
-            .iter()
-            .find_map(|p| p.ports)
-            .unwrap_or((1024, 65535))
-    }
 }
 
 /// The flags that define a config (the alternative to a file).
@@ -147,8 +187,13 @@ pub(crate) struct Flags {
     pub(crate) icmp_timeout: Option<String>,
     pub(crate) tcp_est_timeout: Option<String>,
     pub(crate) tcp_trans_timeout: Option<String>,
-    pub(crate) max_sessions: Option<usize>,
-    pub(crate) max_bindings_per_host: Option<usize>,
+    pub(crate) drop_external_tcp: bool,
+    pub(crate) max_sessions: Option<u32>,
+    pub(crate) max_sessions_per_customer: Option<u32>,
+    pub(crate) max_bibs: Option<u32>,
+    pub(crate) max_stored_syns: Option<u16>,
+    pub(crate) statics: Vec<String>,
+    pub(crate) log_sessions: bool,
     pub(crate) ipv6_mtu: Option<u16>,
     pub(crate) ipv4_mtu: Option<u16>,
     pub(crate) icmp_source_v4: Option<String>,
@@ -168,8 +213,13 @@ impl Flags {
             || self.icmp_timeout.is_some()
             || self.tcp_est_timeout.is_some()
             || self.tcp_trans_timeout.is_some()
+            || self.drop_external_tcp
             || self.max_sessions.is_some()
-            || self.max_bindings_per_host.is_some()
+            || self.max_sessions_per_customer.is_some()
+            || self.max_bibs.is_some()
+            || self.max_stored_syns.is_some()
+            || !self.statics.is_empty()
+            || self.log_sessions
             || self.ipv6_mtu.is_some()
             || self.ipv4_mtu.is_some()
             || self.icmp_source_v4.is_some()
@@ -221,7 +271,7 @@ pub(crate) fn parse_pool4(s: &str) -> Result<Pool4, String> {
     Ok(Pool4 { net, ports })
 }
 
-/// `SIZE` or `SIZE/MAX` (ports per block, blocks per IPv6 node; MAX
+/// `SIZE` or `SIZE/MAX` (ports per block, blocks per customer /64; MAX
 /// defaults to 8).
 pub(crate) fn parse_port_block(s: &str) -> Result<(u16, u16), String> {
     let bad = || format!("{s:?} is not a port block: write SIZE or SIZE/MAX (128, 256/4)");
@@ -238,6 +288,48 @@ pub(crate) fn parse_port_block(s: &str) -> Result<(u16, u16), String> {
         return Err(format!("{s:?}: size and count must be above 0"));
     }
     Ok((size, max))
+}
+
+/// `tcp`, `udp` or `icmp`.
+pub(crate) fn parse_proto(s: &str) -> Result<Protocol, String> {
+    match s {
+        "tcp" => Ok(Protocol::Tcp),
+        "udp" => Ok(Protocol::Udp),
+        "icmp" => Ok(Protocol::Icmp),
+        _ => Err(format!("{s:?} is not a protocol: tcp, udp or icmp")),
+    }
+}
+
+/// A pool4 transport address, `V4ADDR:PORT`.
+pub(crate) fn parse_static_v4(s: &str) -> Result<SocketAddrV4, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 address and port (192.0.2.9:8080)"))
+}
+
+/// An IPv6 transport address, `[V6ADDR]:PORT`.
+pub(crate) fn parse_static_v6(s: &str) -> Result<SocketAddrV6, String> {
+    let a: SocketAddrV6 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IPv6 address and port ([2001:db8::10]:80)"))?;
+    if a.scope_id() != 0 || a.flowinfo() != 0 {
+        return Err(format!("{s:?}: no scope or flow label"));
+    }
+    Ok(a)
+}
+
+/// `PROTO:V4ADDR:PORT=[V6ADDR]:PORT`, e.g.
+/// `tcp:192.0.2.9:8080=[2001:db8:1::10]:80`.
+pub(crate) fn parse_static(s: &str) -> Result<Static, String> {
+    let bad = || {
+        format!("{s:?} is not a static entry: write PROTO:V4ADDR:PORT=[V6ADDR]:PORT (tcp:192.0.2.9:8080=[2001:db8:1::10]:80)")
+    };
+    let (proto, rest) = s.split_once(':').ok_or_else(bad)?;
+    let (v4, v6) = rest.split_once('=').ok_or_else(bad)?;
+    Ok(Static {
+        proto: parse_proto(proto)?,
+        v4: parse_static_v4(v4)?,
+        v6: parse_static_v6(v6)?,
+    })
 }
 
 pub(crate) fn parse_filtering(s: &str) -> Result<Filtering, String> {
@@ -295,7 +387,8 @@ pub(crate) enum Key {
     PortBlocks,
     Timeout(&'static str),
     Mtu(&'static str),
-    Limits,
+    Limits(&'static str),
+    Static(usize),
 }
 
 impl Key {
@@ -309,14 +402,18 @@ impl Key {
             Self::Timeout(_) => "--tcp-trans-timeout",
             Self::Mtu("ipv4") => "--ipv4-mtu",
             Self::Mtu(_) => "--ipv6-mtu",
-            Self::Limits => "--max-sessions",
+            Self::Limits("max_sessions_per_customer") => "--max-sessions-per-customer",
+            Self::Limits("max_bibs") => "--max-bibs",
+            Self::Limits("max_stored_syns") => "--max-stored-syns",
+            Self::Limits(_) => "--max-sessions",
+            Self::Static(_) => "--static",
         }
     }
 }
 
-/// The rules between values: pool4 entries agree on their ports, do not
-/// overlap, and are global unless allowed (RFC 6052 §3.1 for the
-/// well-known prefix); then the core's own rules.
+/// The rules between values: pool4 entries do not overlap and are global
+/// unless allowed (RFC 6052 §3.1 for the well-known prefix); then the
+/// core's own rules (lifetimes, port blocks, limits, static entries).
 fn check(config: &Config) -> Result<(), (Key, String)> {
     if config.pool4.is_empty() {
         return Err((
@@ -330,19 +427,7 @@ fn check(config: &Config) -> Result<(), (Key, String)> {
             format!("at most {MAX_POOL4} pool4 entries"),
         ));
     }
-    let ports = config.ports();
     for (i, p) in config.pool4.iter().enumerate() {
-        if let Some(r) = p.ports {
-            if r != ports {
-                return Err((
-                    Key::Pool4(i),
-                    format!(
-                        "port range {}-{} differs from {}-{} of an earlier entry: all pool4 entries share one range",
-                        r.0, r.1, ports.0, ports.1
-                    ),
-                ));
-            }
-        }
         for (j, q) in config.pool4.iter().enumerate().take(i) {
             if p.net.contains(&q.net.network()) || q.net.contains(&p.net.network()) {
                 return Err((
@@ -418,8 +503,19 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
             parse_secs,
         )?,
     };
-    c.max_sessions = f.max_sessions;
-    c.max_bindings_per_host = f.max_bindings_per_host;
+    c.drop_external_tcp = f.drop_external_tcp;
+    c.limits = Limits {
+        max_sessions: f.max_sessions,
+        max_sessions_per_customer: f.max_sessions_per_customer,
+        max_bibs: f.max_bibs,
+        max_stored_syns: f.max_stored_syns,
+    };
+    c.statics = f
+        .statics
+        .iter()
+        .map(|s| parse_static(s).map_err(|m| flag_err("--static", s, m)))
+        .collect::<Result<_, _>>()?;
+    c.log_sessions = f.log_sessions;
     c.ipv6_mtu = f.ipv6_mtu;
     c.ipv4_mtu = f.ipv4_mtu;
     c.icmp_source_v4 = one("--icmp-source-v4", f.icmp_source_v4.as_ref(), parse_v4)?;
@@ -441,7 +537,16 @@ pub(crate) fn from_flags(f: &Flags) -> Result<Config, ConfigError> {
             Key::Timeout(_) => f.tcp_trans_timeout.clone().unwrap_or_default(),
             Key::Mtu("ipv4") => f.ipv4_mtu.map(|m| m.to_string()).unwrap_or_default(),
             Key::Mtu(_) => f.ipv6_mtu.map(|m| m.to_string()).unwrap_or_default(),
-            Key::Limits => f.max_sessions.map(|m| m.to_string()).unwrap_or_default(),
+            Key::Limits("max_sessions_per_customer") => f
+                .max_sessions_per_customer
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            Key::Limits("max_bibs") => f.max_bibs.map(|m| m.to_string()).unwrap_or_default(),
+            Key::Limits("max_stored_syns") => {
+                f.max_stored_syns.map(|m| m.to_string()).unwrap_or_default()
+            }
+            Key::Limits(_) => f.max_sessions.map(|m| m.to_string()).unwrap_or_default(),
+            Key::Static(i) => f.statics.get(i).cloned().unwrap_or_default(),
         };
         flag_err(key.flag(), &value, m)
     })?;
@@ -460,21 +565,34 @@ struct RawConfig {
     allow_non_global: Option<bool>,
     pool4: Option<Spanned<Vec<Spanned<String>>>>,
     filtering: Option<Spanned<String>>,
+    drop_externally_initiated_tcp: Option<bool>,
     icmp_source_v4: Option<Spanned<String>>,
     icmp_source_v6: Option<Spanned<String>>,
     port_blocks: Option<Spanned<RawPortBlocks>>,
     timeouts: Option<RawTimeouts>,
-    limits: Option<Spanned<RawLimits>>,
+    limits: Option<RawLimits>,
     mtu: Option<RawMtu>,
     log: Option<RawLog>,
     metrics: Option<RawMetrics>,
+    #[serde(rename = "static")]
+    statics: Option<Vec<RawStatic>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatic {
+    proto: Spanned<String>,
+    ipv4: Spanned<String>,
+    ipv6: Spanned<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPortBlocks {
     size: u16,
-    max_per_host: Option<u16>,
+    /// `max_per_host` was its name before blocks were per customer /64.
+    #[serde(alias = "max_per_host")]
+    max_per_customer: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -489,8 +607,10 @@ struct RawTimeouts {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
-    max_sessions: Option<usize>,
-    max_bindings_per_host: Option<usize>,
+    max_sessions: Option<Spanned<u32>>,
+    max_sessions_per_customer: Option<Spanned<u32>>,
+    max_bibs: Option<Spanned<u32>>,
+    max_stored_syns: Option<Spanned<u16>>,
 }
 
 #[derive(Deserialize)]
@@ -504,6 +624,7 @@ struct RawMtu {
 #[serde(deny_unknown_fields)]
 struct RawLog {
     file: Option<Spanned<String>>,
+    sessions: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -560,7 +681,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     c.icmp_source_v6 = field(loc, &raw.icmp_source_v6, "icmp_source_v6", parse_v6)?;
     if let Some(b) = &raw.port_blocks {
         let b = b.get_ref();
-        c.port_blocks = Some((b.size, b.max_per_host.unwrap_or(8)));
+        c.port_blocks = Some((b.size, b.max_per_customer.unwrap_or(8)));
     }
     if let Some(t) = &raw.timeouts {
         c.timeouts = Timeouts {
@@ -580,15 +701,34 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
             )?,
         };
     }
+    c.drop_external_tcp = raw.drop_externally_initiated_tcp.unwrap_or(false);
     if let Some(l) = &raw.limits {
-        c.max_sessions = l.get_ref().max_sessions;
-        c.max_bindings_per_host = l.get_ref().max_bindings_per_host;
+        let v = |x: &Option<Spanned<u32>>| x.as_ref().map(|v| *v.get_ref());
+        c.limits = Limits {
+            max_sessions: v(&l.max_sessions),
+            max_sessions_per_customer: v(&l.max_sessions_per_customer),
+            max_bibs: v(&l.max_bibs),
+            max_stored_syns: l.max_stored_syns.as_ref().map(|v| *v.get_ref()),
+        };
+    }
+    let statics: &[RawStatic] = raw.statics.as_deref().unwrap_or(&[]);
+    for (i, st) in statics.iter().enumerate() {
+        let key = |k: &str| format!("static[{i}].{k}");
+        c.statics.push(Static {
+            proto: parse_proto(st.proto.get_ref())
+                .map_err(|m| loc.err(st.proto.span(), key("proto"), m))?,
+            v4: parse_static_v4(st.ipv4.get_ref())
+                .map_err(|m| loc.err(st.ipv4.span(), key("ipv4"), m))?,
+            v6: parse_static_v6(st.ipv6.get_ref())
+                .map_err(|m| loc.err(st.ipv6.span(), key("ipv6"), m))?,
+        });
     }
     if let Some(m) = &raw.mtu {
         c.ipv6_mtu = m.ipv6.as_ref().map(|v| *v.get_ref());
         c.ipv4_mtu = m.ipv4.as_ref().map(|v| *v.get_ref());
     }
     if let Some(l) = &raw.log {
+        c.log_sessions = l.sessions.unwrap_or(false);
         if let Some(f) = &l.file {
             c.log = match f.get_ref().as_str() {
                 "" => {
@@ -651,9 +791,23 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 };
                 (s.map_or(0..0, Spanned::span), format!("mtu.{w}"))
             }
-            Key::Limits => (
-                raw.limits.as_ref().map_or(0..0, Spanned::span),
-                "limits".into(),
+            Key::Limits(w) => {
+                let l = raw.limits.as_ref();
+                let s = match w {
+                    "max_sessions_per_customer" => {
+                        l.and_then(|l| l.max_sessions_per_customer.as_ref().map(Spanned::span))
+                    }
+                    "max_bibs" => l.and_then(|l| l.max_bibs.as_ref().map(Spanned::span)),
+                    "max_stored_syns" => {
+                        l.and_then(|l| l.max_stored_syns.as_ref().map(Spanned::span))
+                    }
+                    _ => l.and_then(|l| l.max_sessions.as_ref().map(Spanned::span)),
+                };
+                (s.unwrap_or(0..0), format!("limits.{w}"))
+            }
+            Key::Static(i) => (
+                statics.get(i).map_or(0..0, |s| s.ipv4.span()),
+                format!("static[{i}]"),
             ),
         };
         loc.err(span, name, m)
@@ -727,13 +881,108 @@ mod tests {
     }
 
     #[test]
-    fn port_ranges_must_agree() {
+    fn pool4_entries_have_their_own_port_ranges() {
         let f = Flags {
             prefix: Some("2001:db8:64::/96".into()),
             pool4: vec!["192.0.2.1:2000-3000".into(), "192.0.2.2:4000-5000".into()],
             ..Flags::default()
         };
+        let c = from_flags(&f).unwrap();
+        assert_eq!(c.pool4[1].ports, Some((4000, 5000)));
+        // A range shorter than one block of the default 128 ports.
+        let e = from_flags(&Flags {
+            pool4: vec!["192.0.2.1:2000-2100".into()],
+            ..f
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("--pool4 \"192.0.2.1:2000-2100\": "), "{e}");
+        assert!(e.contains("no room for one block of 128"), "{e}");
+    }
+
+    #[test]
+    fn static_entries() {
+        let s = parse_static("tcp:192.0.2.9:8080=[2001:db8:1::10]:80").unwrap();
+        assert_eq!(s.proto, Protocol::Tcp);
+        assert_eq!(s.v4, "192.0.2.9:8080".parse().unwrap());
+        assert_eq!(s.to_string(), "tcp:192.0.2.9:8080=[2001:db8:1::10]:80");
+        for bad in [
+            "tcp:192.0.2.9:8080",
+            "sctp:192.0.2.9:8080=[2001:db8:1::10]:80",
+            "tcp:192.0.2.9=[2001:db8:1::10]:80",
+            "tcp:192.0.2.9:8080=2001:db8:1::10",
+        ] {
+            assert!(parse_static(bad).is_err(), "{bad}");
+        }
+        let f = |s: &[&str]| Flags {
+            prefix: Some("2001:db8:64::/96".into()),
+            pool4: vec!["192.0.2.9".into()],
+            statics: s.iter().map(|s| (*s).to_owned()).collect(),
+            ..Flags::default()
+        };
+        from_flags(&f(&["udp:192.0.2.9:5353=[2001:db8:1::10]:53"])).unwrap();
+        // The core's rules come back naming the entry.
+        let e = from_flags(&f(&[
+            "udp:192.0.2.9:5353=[2001:db8:1::10]:53",
+            "udp:192.0.2.7:5353=[2001:db8:1::11]:53",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("--static \"udp:192.0.2.7:5353=[2001:db8:1::11]:53\": "),
+            "{e}"
+        );
+        assert!(e.contains("outside pool4"), "{e}");
+        let e = from_flags(&f(&[
+            "udp:192.0.2.9:5353=[2001:db8:1::10]:53",
+            "udp:192.0.2.9:5354=[2001:db8:1::10]:53",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("5354"), "{e}");
+        assert!(e.contains("repeats"), "{e}");
+        // The file form names the line and the entry.
+        let text = "prefix = \"2001:db8:64::/96\"\npool4 = [\"192.0.2.9\"]\n\n[[static]]\nproto = \"tcp\"\nipv4 = \"192.0.2.9:8080\"\nipv6 = \"[2001:db8:1::10]:80\"\n\n[[static]]\nproto = \"tcp\"\nipv4 = \"192.0.2.1:8080\"\nipv6 = \"[2001:db8:1::11]:80\"\n";
+        let e = parse("n.toml", text).unwrap_err().to_string();
+        assert!(e.starts_with("n.toml:11: static[1]: "), "{e}");
+        let text = text.replace("192.0.2.1:8080", "192.0.2.9:8081");
+        assert_eq!(parse("n.toml", &text).unwrap().statics.len(), 2);
+        let e = parse("n.toml", &text.replace("\"tcp\"", "\"gre\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("n.toml:5: static[0].proto: "), "{e}");
+    }
+
+    #[test]
+    fn limits_name_their_key() {
+        let text = "prefix = \"2001:db8:64::/96\"\npool4 = [\"192.0.2.1\"]\n[limits]\nmax_sessions = 10\nmax_sessions_per_customer = 0\n";
+        let e = parse("n.toml", text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("n.toml:5: limits.max_sessions_per_customer: "),
+            "{e}"
+        );
+        let e = parse(
+            "n.toml",
+            "prefix = \"2001:db8:64::/96\"\npool4 = [\"192.0.2.1\"]\n[port_blocks]\nsize = 127\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("n.toml:3: port_blocks: "), "{e}");
+        let f = Flags {
+            prefix: Some("2001:db8:64::/96".into()),
+            pool4: vec!["192.0.2.1".into()],
+            max_bibs: Some(0),
+            ..Flags::default()
+        };
         let e = from_flags(&f).unwrap_err().to_string();
-        assert!(e.contains("192.0.2.2:4000-5000"), "{e}");
+        assert!(e.starts_with("--max-bibs \"0\": "), "{e}");
+        // The old per-host key is gone: named by line.
+        let e = parse(
+            "n.toml",
+            "pool4 = [\"192.0.2.1\"]\n[limits]\nmax_bindings_per_host = 8\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("n.toml:3:"), "{e}");
     }
 }

@@ -3,21 +3,28 @@
 //! core's state layer is adapted here alone:
 //!
 //! - [`build`]: the server's [`Config`] → the core's `xlat::Config` and
-//!   `state::Config` (and the core's rule violations, named by key);
+//!   `state::Config` (through `state::Settings`; the core's rule
+//!   violations come back named by key);
 //! - [`engine`]: a new [`Nat64`] from them;
 //! - [`log_line`]: a core event → an RFC 6888 §4 log line (UTC);
-//! - [`Gauges`]: the table sizes the `/metrics` endpoint shows;
-//! - [`now`]: the process clock as the core's `Instant`.
+//! - [`Gauges`]: the table sizes and core counters `/metrics` shows;
+//! - [`transmit_name`]: what a packet of `Nat64::poll_transmit` is;
+//! - [`Clock`]: the process clock as the core's `Instant`.
 
 use std::fmt::Write as _;
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sixgate::nat64::state::{self, Event, Instant};
-use sixgate::nat64::xlat::{self, Proto, Reason};
-use sixgate::nat64::Nat64;
+use ipnet::Ipv4Net;
+use sixgate::nat64::state::{
+    self, DropReason, Event, Pool4Range, Protocol, Settings, StaticBib, Transport4, Transport6,
+    TCP_INCOMING_SYN,
+};
+use sixgate::nat64::xlat::{self, Reason};
+use sixgate::nat64::{Emit, Nat64};
+use sixgate::time::Instant;
 
-use super::config::{Config, Filtering, Key};
+use super::config::{Config, Filtering, Key, Static};
 
 /// The core configurations of one engine.
 #[derive(Debug, Clone)]
@@ -25,6 +32,60 @@ pub(crate) struct Built {
     pub(crate) xlat: xlat::Config,
     pub(crate) state: state::Config,
 }
+
+/// The core's settings for `config` (unchecked).
+pub(crate) fn settings(config: &Config) -> Result<Settings, (Key, String)> {
+    let [udp, icmp, tcp_est, tcp_trans] = timeouts(config);
+    let secs = |s: u32| Duration::from_secs(u64::from(s));
+    let t = state::Timeouts::new(secs(udp), secs(tcp_est), secs(tcp_trans), secs(icmp))
+        .map_err(|e| (key_of(config, &e), e.to_string()))?;
+    let mut pool = Vec::new();
+    for p in &config.pool4 {
+        let (lo, hi) = p.ports.unwrap_or(DEFAULT_PORTS);
+        for proto in Protocol::ALL {
+            pool.push(Pool4Range {
+                proto,
+                net: p.net,
+                ports: lo..=hi,
+            });
+        }
+    }
+    let mut s = Settings::new(config.prefix, pool);
+    s.timeouts = t;
+    if let Some((size, max)) = config.port_blocks {
+        s.block_size = size;
+        s.max_blocks_per_customer = max;
+    }
+    let l = &config.limits;
+    if let Some(n) = l.max_sessions {
+        s.max_sessions = n;
+    }
+    if let Some(n) = l.max_sessions_per_customer {
+        s.max_sessions_per_customer = n;
+    }
+    if let Some(n) = l.max_bibs {
+        s.max_bibs = n;
+    }
+    if let Some(n) = l.max_stored_syns {
+        s.max_stored_syns = n;
+    }
+    s.filtering = match config.filtering {
+        Filtering::EndpointIndependent => state::Filtering::EndpointIndependent,
+        Filtering::AddressDependent => state::Filtering::AddressDependent,
+    };
+    s.drop_externally_initiated_tcp = config.drop_external_tcp;
+    s.log_sessions = config.log_sessions;
+    s.statics = config
+        .statics
+        .iter()
+        .copied()
+        .map(Static::to_core)
+        .collect();
+    Ok(s)
+}
+
+/// The port range of a pool4 entry that names none.
+pub(crate) const DEFAULT_PORTS: (u16, u16) = (1024, 65535);
 
 /// Checks `config` against the core's rules and builds its configurations.
 pub(crate) fn build(config: &Config) -> Result<Built, (Key, String)> {
@@ -44,60 +105,95 @@ pub(crate) fn build(config: &Config) -> Result<Built, (Key, String)> {
         };
         (key, e.to_string())
     })?;
-    let [udp, icmp, tcp_est, tcp_trans] = timeouts(config);
-    let timeouts = state::Timeouts {
-        udp,
-        icmp,
-        tcp_est,
-        tcp_trans,
-        ..state::Timeouts::default()
-    };
-    let (lo, hi) = config.ports();
-    let mut s = state::Config::builder()
-        .prefix(config.prefix)
-        .ports(lo, hi)
-        .timeouts(timeouts)
-        .filtering(match config.filtering {
-            Filtering::EndpointIndependent => state::Filtering::EndpointIndependent,
-            Filtering::AddressDependent => state::Filtering::AddressDependent,
-        });
-    for p in &config.pool4 {
-        s = s.pool(p.net);
-    }
-    if let Some(n) = config.max_sessions {
-        s = s.max_sessions(n);
-    }
-    if let Some(n) = config.max_bindings_per_host {
-        s = s.max_bindings_per_host(n);
-    }
-    if let Some((size, max)) = config.port_blocks {
-        s = s.port_blocks(size, max);
-    }
-    let state = s.build().map_err(|e| {
-        let key = match &e {
-            state::ConfigError::Timeout { what, .. } => Key::Timeout(what),
-            state::ConfigError::PortBlock { .. } => Key::PortBlocks,
-            _ => Key::Pool4(0),
-        };
-        (key, e.to_string())
-    })?;
-    if config.max_sessions == Some(0) || config.max_bindings_per_host == Some(0) {
-        return Err((Key::Limits, "limits must be above 0".into()));
-    }
+    let state =
+        state::Config::new(settings(config)?).map_err(|e| (key_of(config, &e), e.to_string()))?;
     Ok(Built { xlat, state })
 }
 
-/// The lifetimes in effect (udp, icmp, tcp established, tcp transitory),
-/// the core's defaults where the config gives none.
+/// The key a core rule violation is about.
+fn key_of(config: &Config, e: &state::ConfigError) -> Key {
+    use state::ConfigError as E;
+    let pool_of =
+        |net: Ipv4Net| Key::Pool4(config.pool4.iter().position(|p| p.net == net).unwrap_or(0));
+    let static_of = |entry: &StaticBib, last: bool| {
+        let same = |s: &Static| s.to_core() == *entry;
+        let i = if last {
+            config.statics.iter().rposition(same)
+        } else {
+            config.statics.iter().position(same)
+        };
+        Key::Static(i.unwrap_or(0))
+    };
+    match e {
+        E::TimeoutTooShort { name, .. } => Key::Timeout(match *name {
+            "udp" => "udp",
+            "icmp" => "icmp",
+            "tcp established" => "tcp_est",
+            _ => "tcp_trans",
+        }),
+        E::BlockSize { .. } => Key::PortBlocks,
+        // Named where it was set: the block size, else the shortest range.
+        E::NoRoomForBlock { .. } if config.port_blocks.is_some() => Key::PortBlocks,
+        E::NoRoomForBlock { .. } => Key::Pool4(
+            (0..config.pool4.len())
+                .min_by_key(|&i| {
+                    config.pool4[i]
+                        .ports
+                        .map_or(u32::MAX, |(lo, hi)| u32::from(hi) - u32::from(lo))
+                })
+                .unwrap_or(0),
+        ),
+        E::ZeroLimit {
+            name: "max_blocks_per_customer",
+        } => Key::PortBlocks,
+        E::ZeroLimit { name } => Key::Limits(name),
+        E::LimitTooLarge => Key::Limits(
+            if config.limits.max_bibs.is_some() && config.limits.max_sessions.is_none() {
+                "max_bibs"
+            } else {
+                "max_sessions"
+            },
+        ),
+        E::EmptyRange { net, .. } | E::PoolNetTooLarge { net } => pool_of(*net),
+        E::PoolOverlap { b, .. } => pool_of(*b),
+        E::StaticOutsidePool { entry } | E::StaticInsidePrefix { entry } => static_of(entry, false),
+        E::StaticDuplicate { entry } => static_of(entry, true),
+        _ => Key::Pool4(0),
+    }
+}
+
+/// The lifetimes in effect in seconds (udp, icmp, tcp established, tcp
+/// transitory), the core's defaults where the config gives none.
 pub(crate) fn timeouts(config: &Config) -> [u32; 4] {
     let d = state::Timeouts::default();
+    let s = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
     let t = config.timeouts;
     [
-        t.udp.unwrap_or(d.udp),
-        t.icmp.unwrap_or(d.icmp),
-        t.tcp_est.unwrap_or(d.tcp_est),
-        t.tcp_trans.unwrap_or(d.tcp_trans),
+        t.udp.unwrap_or(s(d.udp())),
+        t.icmp.unwrap_or(s(d.icmp())),
+        t.tcp_est.unwrap_or(s(d.tcp_est())),
+        t.tcp_trans.unwrap_or(s(d.tcp_trans())),
     ]
+}
+
+/// The limits in effect: (block size, blocks per customer, sessions,
+/// sessions per customer, BIB entries, stored SYNs), the core's defaults
+/// where the config gives none.
+pub(crate) fn limits(config: &Config) -> (u16, u16, u32, u32, u32, u16) {
+    let d = Settings::new(config.prefix, Vec::new());
+    let (size, max) = config
+        .port_blocks
+        .unwrap_or((d.block_size, d.max_blocks_per_customer));
+    let l = &config.limits;
+    (
+        size,
+        max,
+        l.max_sessions.unwrap_or(d.max_sessions),
+        l.max_sessions_per_customer
+            .unwrap_or(d.max_sessions_per_customer),
+        l.max_bibs.unwrap_or(d.max_bibs),
+        l.max_stored_syns.unwrap_or(d.max_stored_syns),
+    )
 }
 
 /// A fresh engine; `seed` keys its hashes and port choices.
@@ -129,22 +225,37 @@ impl Clock {
 
     /// How long from now until `at` (zero if past).
     pub(crate) fn until(&self, at: Instant) -> Duration {
-        Duration::from_millis(at.millis().saturating_sub(self.now().millis()))
+        at.saturating_duration_since(self.now())
     }
 
     /// `at` as an RFC 3339 UTC timestamp with milliseconds.
     pub(crate) fn utc(&self, at: Instant) -> String {
-        let t = self.wall + Duration::from_millis(at.millis());
+        let t = self.wall + Duration::from_millis(at.as_millis());
         utc_text(t)
     }
 }
 
-/// The engine's gauges.
+/// Pool4 blocks of one protocol.
 #[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Blocks {
+    pub(crate) total: u64,
+    pub(crate) free: u64,
+}
+
+/// The engine's gauges and counters, read when the worker publishes.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Gauges {
     pub(crate) sessions: u64,
     pub(crate) bibs: u64,
-    pub(crate) events_dropped: u64,
+    pub(crate) customers: u64,
+    pub(crate) stored_syns: u64,
+    /// Per protocol (tcp, udp, icmp).
+    pub(crate) blocks: [Blocks; 3],
+    pub(crate) probes: u64,
+    pub(crate) events_lost: u64,
+    pub(crate) transmits_lost: u64,
+    /// The state layer's refusals, by its reason names.
+    pub(crate) state_drops: Vec<(&'static str, u64)>,
     /// Pool4 transport addresses per protocol (addresses × ports).
     pub(crate) pool_capacity: u64,
 }
@@ -152,17 +263,33 @@ pub(crate) struct Gauges {
 impl Gauges {
     pub(crate) fn of(nat: &Nat64, config: &Config) -> Self {
         let st = nat.state();
-        let addrs: u64 = config
+        let stats = st.stats();
+        let pool_capacity = config
             .pool4
             .iter()
-            .map(|p| 1u64 << (32 - u32::from(p.net.prefix_len())))
+            .map(|p| {
+                let (lo, hi) = p.ports.unwrap_or(DEFAULT_PORTS);
+                p.net.hosts().count() as u64 * (u64::from(hi) - u64::from(lo) + 1)
+            })
             .sum();
-        let (lo, hi) = config.ports();
+        let blocks = Protocol::ALL.map(|p| Blocks {
+            total: u64::from(st.config().blocks(p)),
+            free: st.free_blocks(p) as u64,
+        });
         Self {
-            sessions: st.session_count() as u64,
-            bibs: st.binding_count() as u64,
-            events_dropped: st.events_dropped(),
-            pool_capacity: addrs * u64::from(hi - lo + 1),
+            sessions: u64::from(stats.sessions),
+            bibs: u64::from(stats.bibs),
+            customers: u64::from(stats.customers),
+            stored_syns: u64::from(stats.stored_syns),
+            blocks,
+            probes: stats.probes,
+            events_lost: stats.events_lost.saturating_add(nat.events_lost()),
+            transmits_lost: nat.transmits_lost(),
+            state_drops: DropReason::ALL
+                .iter()
+                .map(|r| (r.name(), st.drops(*r)))
+                .collect(),
+            pool_capacity,
         }
     }
 }
@@ -172,72 +299,134 @@ pub(crate) fn reason_name(r: Reason) -> &'static str {
     r.as_str()
 }
 
-/// Whether a "drop" is a fragment held for reassembly, not a loss.
+/// Whether a "drop" is not a loss: a fragment held for reassembly, or an
+/// unsolicited SYN stored for a simultaneous open.
 pub(crate) fn is_held(r: Reason) -> bool {
-    r == Reason::Reassembling
+    matches!(r, Reason::Reassembling | Reason::SynStored)
 }
 
-fn proto(p: Proto) -> String {
-    match p {
-        Proto::Tcp => "TCP".into(),
-        Proto::Udp => "UDP".into(),
-        Proto::Icmp => "ICMP".into(),
-        Proto::Other(n) => format!("proto-{n}"),
+/// What a packet of `Nat64::poll_transmit` is, by its bytes: the Port
+/// Unreachable for an expired stored SYN (`syn_expired`), the stored SYN
+/// of a simultaneous open (`simultaneous_open`) or a TCP probe (`probe`).
+pub(crate) fn transmit_name(emit: &Emit, out: &[u8]) -> &'static str {
+    match *emit {
+        Emit::V4 { reply: Some(r), .. } => r.as_str(),
+        Emit::V4 { .. } => "other",
+        // IPv6 header, then TCP: flags at byte 13 of the TCP header.
+        Emit::V6 { .. } => match out.get(6).zip(out.get(40 + 13)) {
+            Some((6, f)) if f & 0x02 != 0 => "simultaneous_open",
+            Some((6, _)) => "probe",
+            _ => "other",
+        },
+        Emit::Drop(r) => r.as_str(),
     }
 }
 
-fn v6(a: (Ipv6Addr, u16)) -> String {
-    SocketAddrV6::new(a.0, a.1, 0, 0).to_string()
+fn proto(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "TCP",
+        Protocol::Udp => "UDP",
+        Protocol::Icmp => "ICMP",
+    }
 }
 
-fn v4(a: (std::net::Ipv4Addr, u16)) -> String {
-    SocketAddr::from(a).to_string()
+fn ports(addr: Ipv4Addr, first: u16, last: u16) -> String {
+    format!("{addr}:{first}-{last}")
+}
+
+fn pair(v6: &Transport6, v4: &Transport4) -> String {
+    format!("{v6} {v4}")
 }
 
 /// An event as one RFC 6888 §4 log line (REQ-12: the IPv6 node, the pool
 /// transport address, the protocol and the time, UTC), without newline.
 pub(crate) fn log_line(clock: &Clock, e: &Event) -> String {
-    let (at, what) = match *e {
-        Event::BibCreated {
-            proto: p,
-            v6: a,
-            v4: b,
-            at,
-        } => (at, format!("BIB create {} {} {}", proto(p), v6(a), v4(b))),
-        Event::BibRemoved {
-            proto: p,
-            v6: a,
-            v4: b,
-            at,
-        } => (at, format!("BIB release {} {} {}", proto(p), v6(a), v4(b))),
+    let (at, what) = match e {
         Event::BlockAllocated {
-            host,
+            customer,
+            proto: p,
             addr,
-            ports,
+            first,
+            last,
             at,
         } => (
-            at,
-            format!("block create {host} {addr}:{}-{}", ports.0, ports.1),
+            *at,
+            format!(
+                "block create {} {customer} {}",
+                proto(*p),
+                ports(*addr, *first, *last)
+            ),
         ),
         Event::BlockReleased {
-            host,
+            customer,
+            proto: p,
             addr,
-            ports,
+            first,
+            last,
             at,
         } => (
-            at,
-            format!("block release {host} {addr}:{}-{}", ports.0, ports.1),
+            *at,
+            format!(
+                "block release {} {customer} {}",
+                proto(*p),
+                ports(*addr, *first, *last)
+            ),
         ),
-        Event::PoolExhausted { proto: p, host, at } => {
-            (at, format!("pool4 exhausted {} {host}", proto(p)))
-        }
-        Event::HostLimit { host, at } => (at, format!("limit per-host {host}")),
-        Event::SessionLimit { at } => (at, "limit sessions".to_owned()),
-        _ => (Instant::from_millis(0), format!("event {e:?}")),
+        Event::BibCreated {
+            proto: p,
+            v6,
+            v4,
+            at,
+        } => (*at, format!("BIB create {} {}", proto(*p), pair(v6, v4))),
+        Event::BibReleased {
+            proto: p,
+            v6,
+            v4,
+            at,
+        } => (*at, format!("BIB release {} {}", proto(*p), pair(v6, v4))),
+        Event::SessionCreated {
+            proto: p,
+            v6,
+            v4,
+            remote,
+            at,
+        } => (
+            *at,
+            format!("session create {} {} {remote}", proto(*p), pair(v6, v4)),
+        ),
+        Event::SessionClosed {
+            proto: p,
+            v6,
+            v4,
+            remote,
+            at,
+        } => (
+            *at,
+            format!("session release {} {} {remote}", proto(*p), pair(v6, v4)),
+        ),
+        Event::TcpProbe { v6, peer, at } => (*at, format!("TCP probe {peer} -> {v6}")),
+        Event::SynExpired(s) => (
+            s.at.saturating_add(TCP_INCOMING_SYN),
+            format!("SYN expired {} -> {} port-unreachable", s.src, s.dst),
+        ),
+        Event::SimultaneousOpen(s) => (
+            s.at,
+            format!("SYN simultaneous-open {} -> {}", s.src, s.dst),
+        ),
+        Event::LimitReached { reason, at } => (*at, format!("limit {}", reason.name())),
     };
     let mut line = clock.utc(at);
     let _ = write!(line, " NAT64 {what}");
     line
+}
+
+/// The stable name of the limit an `Event::LimitReached` reports, for
+/// the metric.
+pub(crate) fn limit_name(e: &Event) -> Option<&'static str> {
+    match e {
+        Event::LimitReached { reason, .. } => Some(reason.name()),
+        _ => None,
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, days from the epoch by
@@ -283,15 +472,106 @@ mod tests {
             start: std::time::Instant::now(),
             wall: UNIX_EPOCH,
         };
-        let e = Event::BibCreated {
-            proto: Proto::Udp,
-            v6: ("2001:db8:1::10".parse().unwrap(), 5000),
-            v4: ("203.0.113.1".parse().unwrap(), 5001),
-            at: Instant::from_millis(1500),
+        let v6 = Transport6::new("2001:db8:1::10".parse().unwrap(), 5000);
+        let v4 = Transport4::new("203.0.113.1".parse().unwrap(), 5001);
+        let remote = Transport4::new("198.51.100.2".parse().unwrap(), 53);
+        let at = Instant::from_millis(1500);
+        let syn = state::StoredSyn {
+            src: remote,
+            dst: v4,
+            at,
+            packet: Box::new([]),
         };
+        for (e, want) in [
+            (
+                Event::BibCreated {
+                    proto: Protocol::Udp,
+                    v6,
+                    v4,
+                    at,
+                },
+                "BIB create UDP [2001:db8:1::10]:5000 203.0.113.1:5001",
+            ),
+            (
+                Event::BibReleased {
+                    proto: Protocol::Tcp,
+                    v6,
+                    v4,
+                    at,
+                },
+                "BIB release TCP [2001:db8:1::10]:5000 203.0.113.1:5001",
+            ),
+            (
+                Event::BlockAllocated {
+                    customer: "2001:db8:1::/64".parse().unwrap(),
+                    proto: Protocol::Udp,
+                    addr: v4.addr,
+                    first: 5000,
+                    last: 5127,
+                    at,
+                },
+                "block create UDP 2001:db8:1::/64 203.0.113.1:5000-5127",
+            ),
+            (
+                Event::BlockReleased {
+                    customer: "2001:db8:1::/64".parse().unwrap(),
+                    proto: Protocol::Icmp,
+                    addr: v4.addr,
+                    first: 5000,
+                    last: 5127,
+                    at,
+                },
+                "block release ICMP 2001:db8:1::/64 203.0.113.1:5000-5127",
+            ),
+            (
+                Event::SessionCreated {
+                    proto: Protocol::Udp,
+                    v6,
+                    v4,
+                    remote,
+                    at,
+                },
+                "session create UDP [2001:db8:1::10]:5000 203.0.113.1:5001 198.51.100.2:53",
+            ),
+            (
+                Event::SessionClosed {
+                    proto: Protocol::Udp,
+                    v6,
+                    v4,
+                    remote,
+                    at,
+                },
+                "session release UDP [2001:db8:1::10]:5000 203.0.113.1:5001 198.51.100.2:53",
+            ),
+            (
+                Event::TcpProbe {
+                    v6,
+                    peer: Transport6::new("64:ff9b::c633:6402".parse().unwrap(), 443),
+                    at,
+                },
+                "TCP probe [64:ff9b::c633:6402]:443 -> [2001:db8:1::10]:5000",
+            ),
+            (
+                Event::SimultaneousOpen(syn.clone()),
+                "SYN simultaneous-open 198.51.100.2:53 -> 203.0.113.1:5001",
+            ),
+            (
+                Event::LimitReached {
+                    reason: DropReason::SessionLimit,
+                    at,
+                },
+                "limit session_limit",
+            ),
+        ] {
+            assert_eq!(
+                log_line(&clock, &e),
+                format!("1970-01-01T00:00:01.500Z NAT64 {want}")
+            );
+        }
+        // Logged when it expired: six seconds after it came.
         assert_eq!(
-            log_line(&clock, &e),
-            "1970-01-01T00:00:01.500Z NAT64 BIB create UDP [2001:db8:1::10]:5000 203.0.113.1:5001"
+            log_line(&clock, &Event::SynExpired(syn)),
+            "1970-01-01T00:00:07.500Z NAT64 SYN expired 198.51.100.2:53 -> 203.0.113.1:5001 port-unreachable"
         );
     }
 }

@@ -29,9 +29,16 @@ pub(crate) struct Counters {
     dropped: BTreeMap<&'static str, u64>,
     /// ICMP errors the translator sent itself, by reason.
     icmp_errors: BTreeMap<&'static str, u64>,
+    /// Packets the engine made itself (`poll_transmit`) written to the
+    /// device, by kind: `probe`, `simultaneous_open`, `syn_expired`.
+    transmits: BTreeMap<&'static str, u64>,
+    /// `LimitReached` events, by limit (at most one a second per limit).
+    limits: BTreeMap<&'static str, u64>,
     pub(crate) io_errors: u64,
     /// Fragments kept until their datagram is whole.
     pub(crate) fragments_held: u64,
+    /// Unsolicited IPv4 SYNs stored for a simultaneous open.
+    pub(crate) syns_stored: u64,
 }
 
 impl Counters {
@@ -59,6 +66,24 @@ impl Counters {
 
     pub(crate) fn reply(&mut self, reason: &'static str) {
         *self.icmp_errors.entry(reason).or_insert(0) += 1;
+    }
+
+    /// A packet the engine kept rather than dropped: a fragment
+    /// (`reassembling`) or a stored SYN (`syn_stored`).
+    pub(crate) fn held(&mut self, reason: &'static str) {
+        if reason == "syn_stored" {
+            self.syns_stored += 1;
+        } else {
+            self.fragments_held += 1;
+        }
+    }
+
+    pub(crate) fn transmit(&mut self, kind: &'static str) {
+        *self.transmits.entry(kind).or_insert(0) += 1;
+    }
+
+    pub(crate) fn limit(&mut self, limit: &'static str) {
+        *self.limits.entry(limit).or_insert(0) += 1;
     }
 }
 
@@ -119,6 +144,50 @@ impl Snapshot {
                 "sixgate_nat64_icmp_errors_sent_total{{reason=\"{r}\"}} {n}"
             );
         }
+        let _ = writeln!(
+            s,
+            "# HELP sixgate_nat64_transmits_total Packets the engine made itself and the gateway wrote: TCP probes, stored SYNs of simultaneous opens, Port Unreachables for expired stored SYNs.\n\
+             # TYPE sixgate_nat64_transmits_total counter"
+        );
+        for (r, n) in &c.transmits {
+            let _ = writeln!(s, "sixgate_nat64_transmits_total{{reason=\"{r}\"}} {n}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP sixgate_nat64_limit_reached_total Limit alarms (LimitReached events, at most one a second per limit), by limit.\n\
+             # TYPE sixgate_nat64_limit_reached_total counter"
+        );
+        for (r, n) in &c.limits {
+            let _ = writeln!(s, "sixgate_nat64_limit_reached_total{{limit=\"{r}\"}} {n}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP sixgate_nat64_state_refused_total Packets the state tables refused, by the core's reason (limits, filtering, no BIB entry, ...).\n\
+             # TYPE sixgate_nat64_state_refused_total counter"
+        );
+        for (r, n) in &g.state_drops {
+            let _ = writeln!(s, "sixgate_nat64_state_refused_total{{reason=\"{r}\"}} {n}");
+        }
+        for (name, help) in [
+            (
+                "sixgate_nat64_port_blocks_in_use",
+                "Pool4 port blocks held by customers, by protocol.",
+            ),
+            (
+                "sixgate_nat64_port_blocks_free",
+                "Pool4 port blocks free, by protocol.",
+            ),
+        ] {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (p, b) in ["tcp", "udp", "icmp"].iter().zip(&g.blocks) {
+                let v = if name.ends_with("free") {
+                    b.free
+                } else {
+                    b.total.saturating_sub(b.free)
+                };
+                let _ = writeln!(s, "{name}{{proto=\"{p}\"}} {v}");
+            }
+        }
         for (name, help, kind, v) in [
             (
                 "sixgate_nat64_sessions",
@@ -139,16 +208,46 @@ impl Snapshot {
                 g.pool_capacity,
             ),
             (
+                "sixgate_nat64_customers",
+                "Customers (IPv6 /64s) holding BIB entries.",
+                "gauge",
+                g.customers,
+            ),
+            (
+                "sixgate_nat64_stored_syns",
+                "Unsolicited IPv4 SYNs kept for simultaneous open.",
+                "gauge",
+                g.stored_syns,
+            ),
+            (
+                "sixgate_nat64_tcp_probes_total",
+                "TCP probes the engine made for established sessions at their lifetime.",
+                "counter",
+                g.probes,
+            ),
+            (
+                "sixgate_nat64_transmits_lost_total",
+                "Packets the engine made itself but lost (its queue full, or a stored SYN it could not translate).",
+                "counter",
+                g.transmits_lost,
+            ),
+            (
                 "sixgate_nat64_log_events_dropped_total",
                 "Log events lost because the engine's queue was full.",
                 "counter",
-                g.events_dropped,
+                g.events_lost,
             ),
             (
                 "sixgate_nat64_fragments_held_total",
                 "Fragments kept until their datagram was whole (not drops).",
                 "counter",
                 c.fragments_held,
+            ),
+            (
+                "sixgate_nat64_syns_stored_total",
+                "Unsolicited IPv4 SYNs stored for a simultaneous open (answered after 6 s with Port Unreachable if no IPv6 SYN comes; not drops).",
+                "counter",
+                c.syns_stored,
             ),
             (
                 "sixgate_nat64_io_errors_total",

@@ -47,21 +47,26 @@ pub(crate) struct Nat64Args {
     /// The NAT64 prefix (RFC 6052; default 64:ff9b::/96).
     #[arg(long, value_name = "PREFIX")]
     prefix: Option<String>,
-    /// IPv4 pool: ADDR[/LEN][:PORTLO-PORTHI] (repeatable; all entries share
-    /// one port range, default 1024-65535).
+    /// IPv4 pool: ADDR[/LEN][:PORTLO-PORTHI] (repeatable; each entry its
+    /// own port range, default 1024-65535; TCP, UDP and ICMP alike).
     #[arg(long, value_name = "ADDR[/LEN][:LO-HI]")]
     pool4: Vec<String>,
     /// Translate non-global IPv4 (documentation, private-use) under the
     /// well-known prefix too (RFC 6052 §3.1 forbids it by default).
     #[arg(long = "allow-non-global")]
     allow_non_global: bool,
-    /// Bulk port allocation (RFC 7422): SIZE ports per block, at most MAX
-    /// blocks per IPv6 node (default 8).
+    /// Port blocks (RFC 7422): SIZE ports per block (even, 2-32768;
+    /// default 128), at most MAX blocks per customer /64 and protocol
+    /// (default 8).
     #[arg(long = "port-block", value_name = "SIZE[/MAX]")]
     port_block: Option<String>,
     /// endpoint-independent (default) or address-dependent.
     #[arg(long, value_name = "MODE")]
     filtering: Option<String>,
+    /// Drop every TCP connection opened from the IPv4 side (RFC 6146
+    /// §3.5.2.2), static entries included: no stored SYNs.
+    #[arg(long = "drop-external-tcp")]
+    drop_external_tcp: bool,
     /// UDP session lifetime (default 5m, at least 2m).
     #[arg(long = "udp-timeout", value_name = "DURATION")]
     udp_timeout: Option<String>,
@@ -74,12 +79,28 @@ pub(crate) struct Nat64Args {
     /// TCP transitory lifetime (default 4m, at least 4m).
     #[arg(long = "tcp-trans-timeout", value_name = "DURATION")]
     tcp_trans_timeout: Option<String>,
-    /// The most sessions at once.
+    /// The most sessions at once (default 1000000).
     #[arg(long = "max-sessions", value_name = "N")]
-    max_sessions: Option<usize>,
-    /// The most bindings one IPv6 address may hold.
-    #[arg(long = "max-bindings-per-host", value_name = "N")]
-    max_bindings_per_host: Option<usize>,
+    max_sessions: Option<u32>,
+    /// The most sessions one customer /64 may hold (default 4096).
+    #[arg(long = "max-sessions-per-customer", value_name = "N")]
+    max_sessions_per_customer: Option<u32>,
+    /// The most BIB entries, static ones included (default 1000000).
+    #[arg(long = "max-bibs", value_name = "N")]
+    max_bibs: Option<u32>,
+    /// The most unsolicited IPv4 SYNs kept at once for simultaneous open
+    /// (default 64).
+    #[arg(long = "max-stored-syns", value_name = "N")]
+    max_stored_syns: Option<u16>,
+    /// A static BIB entry (port forward), repeatable:
+    /// PROTO:V4ADDR:PORT=[V6ADDR]:PORT, e.g.
+    /// tcp:203.0.113.1:8080=[2001:db8:1::10]:80 (V4ADDR in pool4).
+    #[arg(long = "static", value_name = "PROTO:V4:PORT=[V6]:PORT")]
+    statics: Vec<String>,
+    /// Log a line per session created and closed too (default: blocks and
+    /// BIB entries only).
+    #[arg(long = "log-sessions")]
+    log_sessions: bool,
     /// The MTU toward IPv6 nodes (default 1500).
     #[arg(long = "ipv6-mtu", value_name = "BYTES")]
     ipv6_mtu: Option<u16>,
@@ -94,8 +115,8 @@ pub(crate) struct Nat64Args {
     /// prefix).
     #[arg(long = "icmp-source-v6", value_name = "ADDR")]
     icmp_source_v6: Option<String>,
-    /// Write the RFC 6888 log lines (BIB and port-block create and
-    /// release, UTC) to this file; `-` for stdout (the default).
+    /// Write the RFC 6888 log lines (port blocks, BIB entries, probes,
+    /// stored SYNs, limits; UTC) to this file; `-` for stdout (the default).
     #[arg(long, value_name = "FILE")]
     log: Option<String>,
     /// Serve Prometheus /metrics here (e.g. 127.0.0.1:9466).
@@ -117,8 +138,13 @@ impl Nat64Args {
             icmp_timeout: self.icmp_timeout.clone(),
             tcp_est_timeout: self.tcp_est_timeout.clone(),
             tcp_trans_timeout: self.tcp_trans_timeout.clone(),
+            drop_external_tcp: self.drop_external_tcp,
             max_sessions: self.max_sessions,
-            max_bindings_per_host: self.max_bindings_per_host,
+            max_sessions_per_customer: self.max_sessions_per_customer,
+            max_bibs: self.max_bibs,
+            max_stored_syns: self.max_stored_syns,
+            statics: self.statics.clone(),
+            log_sessions: self.log_sessions,
             ipv6_mtu: self.ipv6_mtu,
             ipv4_mtu: self.ipv4_mtu,
             icmp_source_v4: self.icmp_source_v4.clone(),
@@ -349,26 +375,41 @@ fn print_check(args: &Nat64Args, c: &Config) {
         ""
     };
     println!("  prefix: {} ({kind}{ng})", c.prefix);
-    let (lo, hi) = c.ports();
-    println!("  pool4: {nets}, ports {lo}-{hi}");
-    match c.port_blocks {
-        Some((size, max)) => println!("  port blocks: {size} ports, at most {max} per host"),
-        None => println!("  port blocks: off"),
+    let pools = c
+        .pool4
+        .iter()
+        .map(|p| {
+            let (lo, hi) = p.ports.unwrap_or(engine_config::DEFAULT_PORTS);
+            format!("{} ports {lo}-{hi}", p.net)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("  pool4: {pools} (tcp, udp, icmp)");
+    let (size, max, sessions, per_customer, bibs, syns) = engine_config::limits(c);
+    println!("  port blocks: {size} ports, at most {max} per customer /64 and protocol");
+    let filtering = c.filtering.as_str();
+    if c.drop_external_tcp {
+        println!("  filtering: {filtering}, TCP from IPv4 dropped");
+    } else {
+        println!("  filtering: {filtering}");
     }
-    println!("  filtering: {}", c.filtering.as_str());
     let t = engine_config::timeouts(c);
     println!(
         "  timeouts: udp {}s, icmp {}s, tcp established {}s, tcp transitory {}s",
         t[0], t[1], t[2], t[3]
     );
-    let opt = |v: Option<usize>| v.map_or_else(|| "default".to_owned(), |n| n.to_string());
     println!(
-        "  limits: {} sessions, {} bindings per host",
-        opt(c.max_sessions),
-        opt(c.max_bindings_per_host)
+        "  limits: {sessions} sessions, {per_customer} per customer /64, {bibs} BIB entries, {syns} stored SYNs"
     );
+    if c.statics.is_empty() {
+        println!("  static: none");
+    }
+    for st in &c.statics {
+        println!("  static: {st}");
+    }
     println!("  icmp errors from: {}, {}", c.icmp_v4(), c.icmp_v6());
-    println!("  log: {}", log_name(&c.log));
+    let sessions = if c.log_sessions { ", sessions too" } else { "" };
+    println!("  log: {}{sessions}", log_name(&c.log));
     if let Some(m) = c.metrics {
         println!("  metrics: {m}");
     }

@@ -69,6 +69,7 @@ pub(crate) fn run(
                 read_errors = 0;
                 let packet = buf.get(..n).unwrap_or_default();
                 let dropped = handle(&mut nat, &clock, scope, packet, &mut out, dev, &mut c);
+                transmit(&mut nat, &mut out, dev, &mut c);
                 // Counted always; logged at debug level at most once a second.
                 if let Some(reason) = dropped {
                     if last_drop_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
@@ -103,8 +104,12 @@ pub(crate) fn run(
         let now = clock.now();
         if nat.poll_timeout().is_some_and(|t| t <= now) {
             nat.handle_timeout(now);
+            transmit(&mut nat, &mut out, dev, &mut c);
         }
         while let Some(e) = nat.poll_event() {
+            if let Some(l) = engine_config::limit_name(&e) {
+                c.limit(l);
+            }
             lines.push_str(&engine_config::log_line(&clock, &e));
             lines.push('\n');
         }
@@ -139,6 +144,30 @@ fn write_log(log: &LogSink, lines: &mut String) {
         }
     }
     lines.clear();
+}
+
+/// Writes the packets the engine made itself (probes, the stored SYN of a
+/// simultaneous open, Port Unreachables for expired stored SYNs) to the
+/// device; called after every `handle_*` and `handle_timeout`. Bounded by
+/// the engine's queue (`MAX_PENDING`).
+fn transmit(nat: &mut sixgate::nat64::Nat64, out: &mut [u8], dev: &SyncDevice, c: &mut Counters) {
+    while let Some(emit) = nat.poll_transmit(out) {
+        let to = match emit {
+            Emit::V4 { .. } => Dir::V4,
+            Emit::V6 { .. } => Dir::V6,
+            Emit::Drop(r) => {
+                c.drop_named(engine_config::reason_name(r));
+                continue;
+            }
+        };
+        c.transmit(engine_config::transmit_name(&emit, out));
+        for p in emit.packets(out) {
+            match dev.send(p) {
+                Ok(_) => c.count_out(to, p.len()),
+                Err(_) => c.io_errors += 1,
+            }
+        }
+    }
 }
 
 /// One packet from the device through the engine and back; the drop
@@ -178,7 +207,7 @@ fn handle(
         Emit::V6 { reply, .. } => (Dir::V6, reply),
         // A fragment kept until its datagram is whole is not a loss.
         Emit::Drop(r) if engine_config::is_held(r) => {
-            c.fragments_held += 1;
+            c.held(engine_config::reason_name(r));
             return None;
         }
         Emit::Drop(r) => {
