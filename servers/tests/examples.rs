@@ -94,7 +94,7 @@ fn example_nat64_config_checks() {
         "timeouts: udp 300s, icmp 60s, tcp established 7440s, tcp transitory 240s",
         "limits: 1048576 sessions, 8192 per customer /64, 1000000 BIB entries, 64 stored SYNs",
         "static: tcp:192.0.2.12:8080=[2001:db8:100::10]:80",
-        "icmp errors from: 192.0.2.8, 2001:db8:64::c000:208",
+        "icmp errors from: 192.0.2.9, 2001:db8:64::c000:209",
         "log: /var/log/sixgate/nat64.log",
         "metrics: 127.0.0.1:9466",
     ] {

@@ -158,10 +158,12 @@ impl Config {
     }
 
     /// The source of the ICMPv4 errors the translator sends: configured,
-    /// else the first pool4 address (routable back to the gateway).
+    /// else the first pool4 address (routable back to the gateway; the
+    /// first host address, as the core leaves out a /30's network and
+    /// broadcast addresses).
     pub(crate) fn icmp_v4(&self) -> Ipv4Addr {
         self.icmp_source_v4
-            .or_else(|| self.pool4.first().map(|p| p.net.network()))
+            .or_else(|| self.pool4.first().and_then(|p| p.net.hosts().next()))
             .unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 

@@ -467,6 +467,30 @@ mod tests {
     }
 
     #[test]
+    fn transmits_are_named_by_their_bytes() {
+        let mut out = [0u8; 60];
+        out[0] = 0x60;
+        out[6] = 6;
+        let v6 = Emit::V6 {
+            len: 60,
+            chunk: 60,
+            reply: None,
+        };
+        out[53] = 0x10; // ACK alone: the probe
+        assert_eq!(transmit_name(&v6, &out), "probe");
+        out[53] = 0x02; // SYN: a stored SYN sent on
+        assert_eq!(transmit_name(&v6, &out), "simultaneous_open");
+        out[6] = 17;
+        assert_eq!(transmit_name(&v6, &out), "other");
+        let v4 = Emit::V4 {
+            len: 56,
+            chunk: 56,
+            reply: Some(Reason::SynExpired),
+        };
+        assert_eq!(transmit_name(&v4, &out), "syn_expired");
+    }
+
+    #[test]
     fn log_lines() {
         let clock = Clock {
             start: std::time::Instant::now(),

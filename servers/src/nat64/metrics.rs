@@ -269,3 +269,39 @@ impl Snapshot {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nat64::engine_config::Blocks;
+
+    #[test]
+    fn the_new_series() {
+        let mut snap = Snapshot::default();
+        snap.counters.transmit("syn_expired");
+        snap.counters.transmit("syn_expired");
+        snap.counters.limit("session_limit");
+        snap.counters.held("syn_stored");
+        snap.counters.held("reassembling");
+        snap.gauges.blocks[1] = Blocks { total: 10, free: 7 };
+        snap.gauges.state_drops = vec![("no_bib", 4)];
+        snap.gauges.transmits_lost = 3;
+        let text = snap.render();
+        for line in [
+            "sixgate_nat64_transmits_total{reason=\"syn_expired\"} 2",
+            "sixgate_nat64_limit_reached_total{limit=\"session_limit\"} 1",
+            "sixgate_nat64_syns_stored_total 1",
+            "sixgate_nat64_fragments_held_total 1",
+            "sixgate_nat64_port_blocks_in_use{proto=\"udp\"} 3",
+            "sixgate_nat64_port_blocks_free{proto=\"udp\"} 7",
+            "sixgate_nat64_port_blocks_in_use{proto=\"tcp\"} 0",
+            "sixgate_nat64_state_refused_total{reason=\"no_bib\"} 4",
+            "sixgate_nat64_transmits_lost_total 3",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}
