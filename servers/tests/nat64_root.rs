@@ -590,6 +590,7 @@ fn a_static_bib_entry_is_reachable_from_ipv4() {
         "--setup",
         "--static",
         &format!("tcp:{POOL4}:8080=[{CLIENT}]:8081"),
+        "--log-sessions",
     ]);
     // The static entry is in the BIB from the start.
     assert_eq!(net.wait_metric("sixgate_nat64_bibs", 3, |v| v == 1), 1);
@@ -603,6 +604,10 @@ fn a_static_bib_entry_is_reachable_from_ipv4() {
     // The IPv6 server sees the IPv4 client under the prefix.
     assert_eq!(text(&out).trim(), format!("hello {SERVER6}"));
     assert!(net.wait_metric("sixgate_nat64_sessions", 3, |v| v >= 1) >= 1);
+    // --log-sessions: a line per session, on the static mapping.
+    let created = format!(" NAT64 session create TCP [{CLIENT}]:8081 {POOL4}:8080 198.51.100.2:");
+    let log = wait_log(&net, &created, 3);
+    assert!(log.contains(&created), "{log}");
     // A port of pool4 with no entry stays closed (stored, then refused).
     let out = net.python(&net.server, CONNECT4_PY, &[POOL4, "8082", "2"]);
     assert_eq!(text(&out).trim(), "timeout");
