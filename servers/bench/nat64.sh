@@ -514,7 +514,11 @@ done
     echo "$STAT of the undisturbed of $ROUNDS rounds (others on the machine used < $FOREIGN_MAX CPU during the load; all rounds if none was). Ratios are between the figures of this run only."
     six="not built"
     if [ -n "$SIX_HELP" ]; then
-        six="$("$SIXGATE" --version 2>/dev/null | head -1) ($SIXGATE, built $(date -u -r "$SIXGATE" +'%F %T UTC'); tree $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- core servers 2>/dev/null || echo ' with uncommitted changes in core/ or servers/'))"
+        six="$("$SIXGATE" --version 2>/dev/null | head -1) ($SIXGATE, built $(date -u -r "$SIXGATE" +'%F %T UTC')"
+        if [ "$SIXGATE" = "$ROOT/target/release/sixgate" ]; then
+            six+="; tree $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- core servers 2>/dev/null || echo ' with uncommitted changes in core/ or servers/')"
+        fi
+        six+=")"
     fi
     echo "Versions: $six; TAYGA $(dpkg-query -W -f='${Version}' tayga 2>/dev/null); $(iperf3 --version 2>/dev/null | head -1 | cut -d' ' -f1-2); $(iptables --version 2>/dev/null); Python $(python3 -c 'import platform; print(platform.python_version())')."
     for v in "${ACTIVE[@]}"; do

@@ -245,6 +245,8 @@ def report(args):
             return n[0].split(" (")[0].split(":")[0] if n else "no result"
         nd = 2 if load.startswith("tcp") else (1 if load == "udp64" else 0)
         s = fmt(r["value"], nd)
+        if r["und"] == 0:
+            s += " *"
         if load == "udp64" and r["extra"] is not None:
             o, rx = r["extra"]
             s += f" (offered {fmt(o and o / 1e3, 0)}, received {fmt(rx and rx / 1e3, 0)})"
@@ -256,7 +258,8 @@ def report(args):
         x, y = res.get((a, load)), res.get((b, load))
         if not x or not y or x["value"] is None or not y["value"]:
             return "-"
-        return f"{x['value'] / y['value']:.2f}"
+        star = " *" if x["und"] == 0 or y["und"] == 0 else ""
+        return f"{x['value'] / y['value']:.2f}{star}"
 
     head = ["load"] + [TITLE.get(v, v) for v in variants]
     pairs = []
@@ -275,6 +278,11 @@ def report(args):
         line.append("/".join(f"{res[(v, load)]['und']} of {res[(v, load)]['total']}" for v in variants))
         print("| " + " | ".join(line) + " |")
     print()
+    if any(r["und"] == 0 and r["value"] is not None for r in res.values()):
+        print("\\* only disturbed runs of this load (others used more than "
+              f"{foreign_max} of a CPU during every one): a lower bound, and a ratio with it is "
+              "not a fair comparison.")
+        print()
     print("CPU during each load (" + stat + " of the runs above; shares of one CPU): "
           "translator process (TAYGA or sixgate, all threads) / CPU 0 busy / CPU 1 busy / "
           "softirq on both CPUs / others on the machine. TCP retransmits: iperf3's count on the sender.")
@@ -294,10 +302,15 @@ def report(args):
     print()
     dist = [r for r in rows if r["foreign"] is not None and r["foreign"] > foreign_max]
     if dist:
-        print(f"Disturbed (others used more than {foreign_max} of a CPU; left out where an "
-              "undisturbed run of the same load exists): "
-              + "; ".join(f"{r['v']} {r['load']} round {r['round']} ({r['foreign']:.2f})" for r in dist)
-              + ".")
+        parts = []
+        for v in variants:
+            ds = [r for r in dist if r["v"] == v]
+            if ds:
+                parts.append(f"{v} " + ", ".join(
+                    f"{r['load']} r{r['round']} ({r['foreign']:.2f})" for r in ds))
+        print(f"Disturbed loads (others used more than {foreign_max} of a CPU; left out where an "
+              "undisturbed run of the same load exists), with the others' CPU share: "
+              + "; ".join(parts) + ".")
     else:
         print(f"Disturbance: no load saw others use more than {foreign_max} of a CPU "
               f"(largest: {max((r['foreign'] or 0) for r in rows) if rows else 0:.2f}).")
