@@ -4,8 +4,8 @@
 # IPv4 forwarding in the same topology as the ceiling, all in one run.
 #
 # Usage (from the repo root, as root, after `cargo build --release -p sixgate-servers`):
-#     servers/bench/nat64.sh              # ~9 minutes on a quiet 2-core VM (3 rounds)
-#     QUICK=1 servers/bench/nat64.sh      # ~1.5 minutes smoke run (one round, 3 s loads)
+#     servers/bench/nat64.sh              # ~8 minutes on a quiet 2-core VM (3 rounds; ROUNDS=5: ~12)
+#     QUICK=1 servers/bench/nat64.sh      # ~1 minute smoke run (one round, 3 s loads)
 # Environment:
 #     OUT=/tmp/sixgate-nat64-bench.md   where the markdown report is written (also printed;
 #                     the raw measurements go next to it as .raw.tsv)
