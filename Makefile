@@ -85,7 +85,7 @@ clean:
 ## go to fuzz/target/fuzz-corpus/; crashes to fuzz/artifacts/<target>/.
 .PHONY: fuzz test-fuzz-corpus test-fuzz-run
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := client_hello dns64_response http_head nat64_engine proxy_header xlat_4to6 xlat_6to4
+FUZZ_TARGETS := client_hello dns64_response http_head nat64_sequence proxy_header xlat_4to6 xlat_6to4
 
 test-fuzz-corpus:
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --all -- --check

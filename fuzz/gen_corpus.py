@@ -14,8 +14,8 @@ NXDOMAIN, SERVFAIL, truncated, EDE, RRSIGs, PTR, and garbage.
 xlat_6to4 / xlat_4to6: IPv6 and IPv4 packets of every kind the translator
 handles (UDP, TCP, echo, fragments, extension headers, options, ICMP errors
 quoting a packet, RFC 4884 extensions, Packet Too Big, hop limit 1).
-nat64_engine: conversations as records of [flags, dt, len/8] + packet (see
-fuzz/src/nat64_engine.rs): UDP, TCP handshakes, pings, hairpinning, time
+nat64_sequence: conversations as records of [flags, dt, len/8] + packet (see
+fuzz/src/nat64_sequence.rs): UDP, TCP handshakes, pings, hairpinning, time
 jumps that end sessions.
 Files are named after what they hold; running this again rewrites them.
 """
@@ -541,14 +541,14 @@ write(T, "error-about-error.bin", ip4(R4, H4, 1, icmp4(3, 1, bytes(4), ip4(H4, S
 write(T, "junk.bin", b"\x45" + bytes(10))
 
 
-# --- nat64_engine --------------------------------------------------------------
+# --- nat64_sequence --------------------------------------------------------------
 
 def rec(flags, dt, pkt):
     pkt = pkt + bytes(-len(pkt) % 8)
     return bytes([flags]) + struct.pack("<H", dt) + bytes([len(pkt) // 8]) + pkt
 
 
-T = "nat64_engine"
+T = "nat64_sequence"
 POOL0 = v4addr("203.0.113.0")
 SRV = v4addr("198.51.100.7")
 SRV6 = v6addr("64:ff9b::c633:6407")

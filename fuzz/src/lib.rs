@@ -14,7 +14,7 @@
 pub mod client_hello;
 pub mod dns64_response;
 pub mod http_head;
-pub mod nat64_engine;
+pub mod nat64_sequence;
 pub mod proxy_header;
 pub mod xlat;
 pub mod xlat_4to6;

@@ -64,6 +64,6 @@ fn xlat_4to6() {
 }
 
 #[test]
-fn nat64_engine() {
-    replay("nat64_engine", sixgate_fuzz::nat64_engine::check);
+fn nat64_sequence() {
+    replay("nat64_sequence", sixgate_fuzz::nat64_sequence::check);
 }

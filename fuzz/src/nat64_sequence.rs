@@ -1,4 +1,4 @@
-//! `nat64_engine`: the stateful engine ([`Nat64`]) over a sequence of
+//! `nat64_sequence`: the stateful engine ([`Nat64`]) over a sequence of
 //! packets from both sides and steps of time, decoded from the input.
 //!
 //! Input: records of `[flags, dt_lo, dt_hi, len8]` then `len8 * 8` bytes
