@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::icmp_tables::{self as tables, v4, v6, Finish, Header};
-use super::v6v4::{head_len, needed_head, ports};
+use super::v6v4::{head_len, ports, quoted_flow};
 use super::wire::{
     self, be16, emit_fragment, finish, fold, proto, pseudo6, put16, sum, sum4, sum6, Fragment,
     Ipv4Packet, Ipv4Repr, Ipv6Repr, Strictness, Writer, FRAGMENT_HEADER, IPV4_HEADER, IPV6_HEADER,
@@ -394,42 +394,16 @@ fn error<M: Mapping + ?Sized>(
     if inner.protocol() != proto::AH && proto::is_extension_not_esp(inner.protocol()) {
         return Err(Reason::ExtensionProtocol);
     }
-    if p == Proto::Icmp && inner_first {
-        match inner.payload.first() {
-            Some(&t) if v4::is_error(t) => return Err(Reason::IcmpErrorInError),
-            Some(&(v4::ECHO_REQUEST | v4::ECHO_REPLY)) => {}
-            _ => return Err(Reason::IcmpQuoted),
-        }
-    }
     let l4 = inner.payload;
-    let head_len = if inner_first {
-        head_len(p).min(l4.len())
-    } else {
-        0
-    };
-    if inner_first && head_len < needed_head(p) {
-        return Err(Reason::IcmpQuoted);
-    }
-    let src_head = l4.get(..head_len).unwrap_or_default();
-    let (src_port, dst_port) = ports(p, src_head);
-    let quoted = Flow {
-        proto: p,
-        src: inner.src(),
-        dst: inner.dst(),
-        src_port,
-        dst_port,
-    };
-    let meta = Meta {
-        role: Role::Quoted,
-        tcp_flags: 0,
-        icmp_type: if p == Proto::Icmp {
-            src_head.first().copied().unwrap_or(0)
-        } else {
-            0
-        },
-        has_ports: head_len > 0,
-        fragment: inner.is_fragment(),
-    };
+    let (src_head, quoted, meta) = quoted_flow(
+        p,
+        l4,
+        inner_first,
+        inner.is_fragment(),
+        (inner.src(), inner.dst()),
+        (v4::is_error, [v4::ECHO_REQUEST, v4::ECHO_REPLY]),
+    )?;
+    let head_len = src_head.len();
     // Map the quoted packet reversed: as the error travels.
     let m = map
         .map_4to6(&quoted.reversed(), &meta)

@@ -221,6 +221,55 @@ pub(super) fn ports(p: Proto, head: &[u8]) -> (u16, u16) {
     }
 }
 
+/// The transport prefix of a packet quoted in an ICMP error, its flow and
+/// its [`Meta`] (RFC 7915 §4.3, §5.3), alike in both directions: only an
+/// echo may be quoted as ICMP (an error about an error is dropped, RFC
+/// 7915 §4.2 / §5.2), and the first fragment must hold the ports. `addrs`
+/// are the quoted packet's source and destination; `icmp` is its family's
+/// error test and echo request/reply types.
+pub(super) fn quoted_flow<A: Copy>(
+    p: Proto,
+    l4: &[u8],
+    first: bool,
+    fragment: bool,
+    addrs: (A, A),
+    icmp: (fn(u8) -> bool, [u8; 2]),
+) -> Result<(&[u8], Flow<A>, Meta), Reason> {
+    let (is_error, echo) = icmp;
+    if p == Proto::Icmp && first {
+        match l4.first() {
+            Some(&t) if is_error(t) => return Err(Reason::IcmpErrorInError),
+            Some(t) if echo.contains(t) => {}
+            _ => return Err(Reason::IcmpQuoted),
+        }
+    }
+    let len = if first { head_len(p).min(l4.len()) } else { 0 };
+    if first && len < needed_head(p) {
+        return Err(Reason::IcmpQuoted);
+    }
+    let head = l4.get(..len).unwrap_or_default();
+    let (src_port, dst_port) = ports(p, head);
+    let flow = Flow {
+        proto: p,
+        src: addrs.0,
+        dst: addrs.1,
+        src_port,
+        dst_port,
+    };
+    let meta = Meta {
+        role: Role::Quoted,
+        tcp_flags: 0,
+        icmp_type: if p == Proto::Icmp {
+            head.first().copied().unwrap_or(0)
+        } else {
+            0
+        },
+        has_ports: len > 0,
+        fragment,
+    };
+    Ok((head, flow, meta))
+}
+
 /// Rewrites the transport header prefix `head` of an IPv6 packet (or a
 /// quoted one) for IPv4: ports or echo type and identifier, and the
 /// checksum by RFC 1624 where `head` holds it. `old` is the IPv6 flow as
@@ -370,42 +419,16 @@ fn error<M: Mapping + ?Sized>(
     if inner.protocol == proto::ICMP {
         return Err(Reason::ForeignIcmp);
     }
-    if p == Proto::Icmp && inner_first {
-        match inner.payload.first() {
-            Some(&t) if v6::is_error(t) => return Err(Reason::IcmpErrorInError),
-            Some(&(v6::ECHO_REQUEST | v6::ECHO_REPLY)) => {}
-            _ => return Err(Reason::IcmpQuoted),
-        }
-    }
     let l4 = inner.payload;
-    let head_len = if inner_first {
-        head_len(p).min(l4.len())
-    } else {
-        0
-    };
-    if inner_first && head_len < needed_head(p) {
-        return Err(Reason::IcmpQuoted);
-    }
-    let src_head = l4.get(..head_len).unwrap_or_default();
-    let (src_port, dst_port) = ports(p, src_head);
-    let quoted = Flow {
-        proto: p,
-        src: inner.src(),
-        dst: inner.dst(),
-        src_port,
-        dst_port,
-    };
-    let meta = Meta {
-        role: Role::Quoted,
-        tcp_flags: 0,
-        icmp_type: if p == Proto::Icmp {
-            src_head.first().copied().unwrap_or(0)
-        } else {
-            0
-        },
-        has_ports: head_len > 0,
-        fragment: inner.fragment.is_some(),
-    };
+    let (src_head, quoted, meta) = quoted_flow(
+        p,
+        l4,
+        inner_first,
+        inner.fragment.is_some(),
+        (inner.src(), inner.dst()),
+        (v6::is_error, [v6::ECHO_REQUEST, v6::ECHO_REPLY]),
+    )?;
+    let head_len = src_head.len();
     // Map the quoted packet reversed: as the error travels.
     let m = map
         .map_6to4(&quoted.reversed(), &meta)
