@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 use sixgate::nat64::xlat::{
-    Config, Flow, Mapping, Meta, Outcome, PrefixMapping, Reason, Role, TrafficClass, Translator,
-    Unmapped, ZeroChecksum, MAX_OUTPUT,
+    Config, Flow, Mapping, Meta, Offload, Outcome, PrefixMapping, Reason, Role, TrafficClass,
+    Translator, Unmapped, ZeroChecksum, MAX_OUTPUT,
 };
 use sixgate::Nat64Prefix;
 
@@ -1420,5 +1420,239 @@ proptest! {
         let mut out = vec![0u8; MAX_OUTPUT];
         let _ = x.translate_6to4(&mut Nat::default(), &data, &mut out);
         let _ = x.translate_4to6(&mut Nat::default(), &data, &mut out);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Offloads: partial checksums (CHECKSUM_PARTIAL) and TCP super-packets.
+
+/// The partial checksum Linux leaves in a TCP or UDP header (the
+/// pseudo-header's sum, not complemented) in place of the full one.
+fn make_partial(mut l4: Vec<u8>, at: usize, pseudo: &[u8]) -> Vec<u8> {
+    l4[at..at + 2].copy_from_slice(&(ones_sum(pseudo) as u16).to_be_bytes());
+    l4
+}
+
+/// What the kernel or a NIC does with a partial checksum: sums the
+/// transport header and payload from the field's value and stores the
+/// complement.
+fn complete(l4: &mut [u8], at: usize) {
+    let c = csum(l4);
+    l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+fn off(partial: bool, segment: u16) -> Offload {
+    Offload {
+        partial_checksum: partial,
+        segment_size: segment,
+    }
+}
+
+fn run64_off(
+    x: &mut Translator,
+    m: &mut impl Mapping,
+    pkt: &[u8],
+    o: Offload,
+) -> (Outcome, Vec<u8>) {
+    let mut out = vec![0u8; MAX_OUTPUT];
+    let r = x.translate_6to4_offload(m, pkt, o, &mut out);
+    (r, out)
+}
+
+fn run46_off(
+    x: &mut Translator,
+    m: &mut impl Mapping,
+    pkt: &[u8],
+    o: Offload,
+) -> (Outcome, Vec<u8>) {
+    let mut out = vec![0u8; MAX_OUTPUT];
+    let r = x.translate_4to6_offload(m, pkt, o, &mut out);
+    (r, out)
+}
+
+#[test]
+fn a_tcp_super_packet_6to4_stays_one_with_a_partial_checksum() {
+    // 20,000 bytes of payload in segments of 1440: far above the IPv4 MTU
+    // as a whole, each segment within it.
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7) as u8).collect();
+    let t = tcp_raw(40000, 80, 0x10, &data);
+    let len = t.len();
+    let t = make_partial(t, 16, &pseudo6_bytes(a6(H6), s6(), len, TCP));
+    let pkt = ipv6(a6(H6), s6(), TCP, 64, 0, &t);
+    let mut x = xlat();
+    let mut m = Nat::default();
+    let (o, out) = run64_off(&mut x, &mut m, &pkt, off(true, 1440));
+    let Outcome::Translated { len: n } = o else {
+        panic!("expected one translated super-packet, got {o:?}")
+    };
+    let v4 = Out4::check(&out[..n]);
+    assert_eq!(v4.total(), 20 + 20 + 20_000);
+    assert!(v4.df(), "segments of 1480 bytes get DF (RFC 7915 §5.1)");
+    assert_eq!((v4.src(), v4.dst(), v4.ttl()), (T4, S4, 63));
+    let mut l4 = v4.l4().to_vec();
+    assert_eq!(&l4[..2], &(40000u16 ^ 0x5a5a).to_be_bytes(), "port mapped");
+    assert_eq!(&l4[20..], &data[..], "payload untouched");
+    // The field now holds the IPv4 pseudo-header's sum: completing it as
+    // the kernel would gives a checksum that verifies.
+    let pseudo = pseudo4_bytes(T4, S4, l4.len(), TCP);
+    assert_eq!(
+        u32::from(u16::from_be_bytes([l4[16], l4[17]])),
+        ones_sum(&pseudo)
+    );
+    complete(&mut l4, 16);
+    assert!(verifies(&pseudo, &l4));
+}
+
+#[test]
+fn a_tcp_super_packet_4to6_stays_one_with_a_partial_checksum() {
+    let data: Vec<u8> = (0..30_000u32).map(|i| (i * 13) as u8).collect();
+    let t = tcp_raw(80, 40000, 0x10, &data);
+    let len = t.len();
+    let t = make_partial(t, 16, &pseudo4_bytes(S4, T4, len, TCP));
+    let pkt = V4::new(S4, T4, TCP).build(&[], &t);
+    let mut x = xlat();
+    let mut m = Nat::default();
+    let (o, out) = run46_off(&mut x, &mut m, &pkt, off(true, 1440));
+    let Outcome::Translated { len: n } = o else {
+        panic!("expected one translated super-packet, got {o:?}")
+    };
+    let v6 = Out6::check(&out[..n]);
+    assert_eq!(v6.payload().len(), 20 + 30_000);
+    assert_eq!((v6.src(), v6.dst(), v6.next()), (s6(), a6(H6), TCP));
+    let mut l4 = v6.payload().to_vec();
+    assert_eq!(&l4[20..], &data[..]);
+    complete(&mut l4, 16);
+    assert!(verifies(&pseudo6_bytes(s6(), a6(H6), l4.len(), TCP), &l4));
+}
+
+#[test]
+fn offloads_that_cannot_be_kept_are_refused_before_the_mapping() {
+    let mut x = xlat();
+    let big: Vec<u8> = vec![0x55; 4000];
+    let t6 = |hop: u8| {
+        let t = tcp_raw(40000, 80, 0x10, &big);
+        let len = t.len();
+        ipv6(
+            a6(H6),
+            s6(),
+            TCP,
+            hop,
+            0,
+            &make_partial(t, 16, &pseudo6_bytes(a6(H6), s6(), len, TCP)),
+        )
+    };
+    let u6 = {
+        let u = udp_raw(5000, 53, &big);
+        let len = u.len();
+        ipv6(
+            a6(H6),
+            s6(),
+            UDP,
+            64,
+            0,
+            &make_partial(u, 6, &pseudo6_bytes(a6(H6), s6(), len, UDP)),
+        )
+    };
+    let echo = icmp6(a6(H6), s6(), 128, 0, [0, 1, 0, 1], b"ping");
+    let echo = ipv6(a6(H6), s6(), ICMPV6, 64, 0, &echo);
+    for (why, pkt, o) in [
+        ("segments above the IPv4 MTU", t6(64), off(true, 1481)),
+        ("a whole packet above the IPv4 MTU", t6(64), off(true, 0)),
+        (
+            "the last hop: Time Exceeded is the software path's",
+            t6(1),
+            off(true, 1440),
+        ),
+        (
+            "a super-packet without a partial checksum",
+            t6(64),
+            off(false, 1440),
+        ),
+        (
+            "UDP super-packets (only TCP is cut here)",
+            u6.clone(),
+            off(true, 1000),
+        ),
+        ("ICMP", echo, off(true, 0)),
+    ] {
+        let mut m = Nat::default();
+        let (r, _) = run64_off(&mut x, &mut m, &pkt, o);
+        assert_eq!(r, Outcome::Drop(Reason::Offload), "{why}");
+        assert!(m.asked.is_empty(), "{why}: the mapping was asked");
+    }
+    // IPv4 without DF: segments above lowest-ipv6-mtu would need fragments.
+    let t = tcp_raw(80, 40000, 0x10, &big);
+    let len = t.len();
+    let t = make_partial(t, 16, &pseudo4_bytes(S4, T4, len, TCP));
+    let mut v4 = V4::new(S4, T4, TCP);
+    v4.df = false;
+    let mut m = Nat::default();
+    let (r, _) = run46_off(&mut x, &mut m, &v4.build(&[], &t), off(true, 1440));
+    assert_eq!(r, Outcome::Drop(Reason::Offload));
+    assert!(m.asked.is_empty());
+    // ... and with segments that fit 1280 they pass, unfragmented.
+    let (r, _) = run46_off(&mut x, &mut m, &v4.build(&[], &t), off(true, 1200));
+    assert!(matches!(r, Outcome::Translated { .. }), "{r:?}");
+    // Options: refused with offloads.
+    let (r, _) = run46_off(
+        &mut x,
+        &mut Nat::default(),
+        &V4::new(S4, T4, TCP).build(&[1, 1, 1, 1], &t),
+        off(true, 1440),
+    );
+    assert_eq!(r, Outcome::Drop(Reason::Offload));
+}
+
+proptest! {
+    /// A partial checksum translated and then completed equals the full
+    /// checksum translated: both ways, TCP and UDP, any addresses, ports
+    /// and payload.
+    #[test]
+    fn partial_checksums_translate_like_full_ones(
+        tcp in any::<bool>(),
+        src in any::<u32>(),
+        sport in any::<u16>(),
+        dport in any::<u16>(),
+        data in proptest::collection::vec(any::<u8>(), 0..1400),
+    ) {
+        let (p, at) = if tcp { (TCP, 16) } else { (UDP, 6) };
+        let raw = |s, d| if tcp { tcp_raw(s, d, 0x18, &data) } else { udp_raw(s, d, &data) };
+        let mut x = xlat();
+        // 6 -> 4.
+        let dst6 = wkp().embed(Ipv4Addr::from(src));
+        let l4 = raw(sport, dport);
+        let len = l4.len();
+        let ph = pseudo6_bytes(a6(H6), dst6, len, p);
+        let full = ipv6(a6(H6), dst6, p, 64, 0, &seal(l4.clone(), at, &ph));
+        let part = ipv6(a6(H6), dst6, p, 64, 0, &make_partial(l4, at, &ph));
+        let (o1, a) = run64(&mut x, &mut Nat::default(), &full);
+        let (o2, b) = run64_off(&mut x, &mut Nat::default(), &part, off(true, 0));
+        let (Outcome::Translated { len: n1 }, Outcome::Translated { len: n2 }) = (o1, o2) else {
+            panic!("{o1:?} {o2:?}")
+        };
+        let (a, b) = (Out4::check(&a[..n1]), Out4::check(&b[..n2]));
+        let mut lb = b.l4().to_vec();
+        complete(&mut lb, at);
+        prop_assert!(verifies(&pseudo4_bytes(b.src(), b.dst(), lb.len(), p), &lb));
+        let zero = |c: &[u8]| c == [0, 0] || c == [0xff, 0xff];
+        prop_assert!(a.l4() == &lb[..] || zero(&a.l4()[at..at + 2]) && zero(&lb[at..at + 2]));
+        // 4 -> 6.
+        let src4 = Ipv4Addr::from(src);
+        prop_assume!(!src4.is_broadcast() && !src4.is_multicast() && !src4.is_unspecified());
+        let l4 = raw(dport, sport);
+        let len = l4.len();
+        let ph = pseudo4_bytes(src4, T4, len, p);
+        let full = V4::new(src4, T4, p).build(&[], &seal(l4.clone(), at, &ph));
+        let part = V4::new(src4, T4, p).build(&[], &make_partial(l4, at, &ph));
+        let (o1, a) = run46(&mut x, &mut Nat::default(), &full);
+        let (o2, b) = run46_off(&mut x, &mut Nat::default(), &part, off(true, 0));
+        let (Outcome::Translated { len: n1 }, Outcome::Translated { len: n2 }) = (o1, o2) else {
+            panic!("{o1:?} {o2:?}")
+        };
+        let (a, b) = (Out6::check(&a[..n1]), Out6::check(&b[..n2]));
+        let mut lb = b.payload().to_vec();
+        complete(&mut lb, at);
+        prop_assert!(verifies(&pseudo6_bytes(b.src(), b.dst(), lb.len(), p), &lb));
+        prop_assert!(a.payload() == &lb[..] || zero(&a.payload()[at..at + 2]) && zero(&lb[at..at + 2]));
     }
 }

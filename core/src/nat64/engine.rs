@@ -10,7 +10,7 @@ use super::frag::{Limits, Reassembly};
 use super::mapping::StateMapping;
 use super::state::{self, Event, Nat64State, StoredSyn, Transport6};
 use super::xlat::wire::{finish, proto, pseudo6, sum, Ipv6Repr, IPV6_HEADER};
-use super::xlat::{self, icmp, Outcome, Reason, Translator, MAX_OUTPUT};
+use super::xlat::{self, icmp, Offload, Outcome, Reason, Translator, MAX_OUTPUT};
 use crate::time::Instant;
 
 /// The most packets the engine keeps for [`Nat64::poll_transmit`] (probes,
@@ -159,17 +159,37 @@ impl Nat64 {
     /// queues the stored IPv4 SYN, translated, for
     /// [`poll_transmit`](Self::poll_transmit).
     pub fn handle_v6(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
-        let emit = self.v6(now, packet, out);
+        self.handle_v6_offload(now, packet, Offload::NONE, out)
+    }
+
+    /// [`handle_v6`](Self::handle_v6) for a packet read with `offload`s
+    /// (a partial checksum, a TCP super-packet; see [`Offload`]), which the
+    /// output keeps: a super-packet stays one. When they cannot be kept
+    /// (the packet is not plain TCP or UDP, or would need fragmenting or an
+    /// ICMP error) the answer is [`Emit::Drop`] with [`Reason::Offload`]
+    /// and nothing has changed: complete the checksum, cut the segments and
+    /// hand each to [`handle_v6`](Self::handle_v6).
+    pub fn handle_v6_offload(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        offload: Offload,
+        out: &mut [u8],
+    ) -> Emit {
+        let emit = self.v6(now, packet, offload, out);
         self.absorb(now);
         emit
     }
 
-    fn v6(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
+    fn v6(&mut self, now: Instant, packet: &[u8], offload: Offload, out: &mut [u8]) -> Emit {
         let whole;
         // A Fragment Header is usually right after the IPv6 header; any
         // other chain is walked by the reassembler.
         let next = packet.get(6).copied();
         let packet = if matches!(next, Some(44 | 0 | 43 | 60)) {
+            if offload.is_some() {
+                return Emit::Drop(Reason::Offload);
+            }
             match self.frag.add_v6(now, packet) {
                 None => packet,
                 Some(Ok(w)) => {
@@ -182,7 +202,9 @@ impl Nat64 {
             packet
         };
         let mut map = StateMapping::new(&mut self.state, now);
-        let outcome = self.xlat.translate_6to4(&mut map, packet, out);
+        let outcome = self
+            .xlat
+            .translate_6to4_offload(&mut map, packet, offload, out);
         let hairpin = map.hairpin();
         match outcome {
             Outcome::Translated { len } => {
@@ -201,9 +223,10 @@ impl Nat64 {
                     return Emit::Drop(Reason::BufferTooSmall);
                 };
                 copy.copy_from_slice(out.get(..len).unwrap_or_default());
-                let back = self.xlat.translate_4to6(
+                let back = self.xlat.translate_4to6_offload(
                     &mut StateMapping::new(&mut self.state, now).with_hairpin(hairpin),
                     self.scratch.get(..len).unwrap_or_default(),
+                    offload,
                     out,
                 );
                 match back {
@@ -243,15 +266,30 @@ impl Nat64 {
     /// within six seconds, [`handle_timeout`](Self::handle_timeout) queues
     /// an ICMPv4 Port Unreachable to its source.
     pub fn handle_v4(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
-        let emit = self.v4(now, packet, out);
+        self.handle_v4_offload(now, packet, Offload::NONE, out)
+    }
+
+    /// [`handle_v4`](Self::handle_v4) with `offload`s, as
+    /// [`handle_v6_offload`](Self::handle_v6_offload).
+    pub fn handle_v4_offload(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        offload: Offload,
+        out: &mut [u8],
+    ) -> Emit {
+        let emit = self.v4(now, packet, offload, out);
         self.absorb(now);
         emit
     }
 
-    fn v4(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
+    fn v4(&mut self, now: Instant, packet: &[u8], offload: Offload, out: &mut [u8]) -> Emit {
         let whole;
         let flags = xlat::wire::be16(packet, 6).unwrap_or(0);
         let packet = if flags & 0x3fff != 0 {
+            if offload.is_some() {
+                return Emit::Drop(Reason::Offload);
+            }
             match self.frag.add_v4(now, packet) {
                 None => packet,
                 Some(Ok(w)) => {
@@ -264,7 +302,10 @@ impl Nat64 {
             packet
         };
         let mut map = StateMapping::new(&mut self.state, now).with_packet(packet);
-        match self.xlat.translate_4to6(&mut map, packet, out) {
+        match self
+            .xlat
+            .translate_4to6_offload(&mut map, packet, offload, out)
+        {
             Outcome::Translated { len } => Emit::V6 {
                 len,
                 chunk: len,

@@ -143,6 +143,57 @@ pub const ICMPV6_ERROR_MAX: usize = 1280;
 /// header and an 8-byte Fragment Header).
 pub const MAX_OUTPUT: usize = 65_535 + 54 * 48;
 
+/// What a packet read from a device with offloads (Linux's TUN with
+/// `IFF_VNET_HDR`, a virtio NIC) still owes: a checksum to complete, a
+/// super-packet to cut into segments. The translator keeps both, so a
+/// TCP super-packet of up to 64 KiB is translated once and the kernel cuts
+/// it (or hands it on whole) after it is written back.
+///
+/// The checksum field of a partial checksum holds the pseudo-header's sum,
+/// not complemented (Linux `CHECKSUM_PARTIAL`); whoever sends the packet
+/// on adds the transport header and payload from there. Translation
+/// replaces the pseudo-header's addresses in that sum and leaves the
+/// ports, which are summed later, out of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Offload {
+    /// The TCP or UDP checksum is partial (`VIRTIO_NET_HDR_F_NEEDS_CSUM`).
+    pub partial_checksum: bool,
+    /// A TCP super-packet to be cut into segments of this many payload
+    /// bytes (`gso_size` of `VIRTIO_NET_HDR_GSO_TCPV4/6`); 0: one packet.
+    /// Requires a partial checksum. MTU checks and the DF rule apply to a
+    /// segment, not to the whole.
+    pub segment_size: u16,
+}
+
+impl Offload {
+    /// A plain packet: complete checksum, one segment.
+    pub const NONE: Self = Self {
+        partial_checksum: false,
+        segment_size: 0,
+    };
+
+    /// Whether there is anything to keep.
+    pub fn is_some(self) -> bool {
+        self.partial_checksum || self.segment_size != 0
+    }
+
+    /// The checksum field's new partial sum when the pseudo-header's
+    /// addresses sum `before` and then `after`.
+    fn partial(c: u16, before: u64, after: u64) -> u16 {
+        !wire::adjust(!c, before, after)
+    }
+
+    /// The length of the packets the offloads make from one of `total`
+    /// bytes whose IP and transport headers take `headers`.
+    fn segment_len(self, total: usize, headers: usize) -> usize {
+        if self.segment_size == 0 {
+            total
+        } else {
+            total.min(headers.saturating_add(usize::from(self.segment_size)))
+        }
+    }
+}
+
 /// How a translated packet's Traffic Class (4 → 6) or Type of Service
 /// (6 → 4) is set (RFC 7915 §4.1, §5.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -723,6 +774,13 @@ pub enum Reason {
     /// the engine sends back to its source (RFC 6146 §3.5.2.2, RFC 5382
     /// REQ-4).
     SynExpired,
+    /// A packet handed over with [`Offload`]s that this translation cannot
+    /// keep (it is not plain TCP or UDP, carries IPv4 options or IPv6
+    /// extension headers, would need fragmenting, or would be answered
+    /// with an ICMP error). Nothing was looked up or changed: the caller
+    /// completes the checksum and cuts the segments in software, and
+    /// translates each packet without offloads.
+    Offload,
 }
 
 impl Reason {
@@ -764,6 +822,7 @@ impl Reason {
             Self::BufferTooSmall => "buffer_too_small",
             Self::SynStored => "syn_stored",
             Self::SynExpired => "syn_expired",
+            Self::Offload => "offload",
         }
     }
 }
@@ -859,7 +918,20 @@ impl Translator {
         packet: &[u8],
         out: &mut [u8],
     ) -> Outcome {
-        v6v4::translate(self, map, packet, out).unwrap_or_else(Outcome::Drop)
+        self.translate_6to4_offload(map, packet, Offload::NONE, out)
+    }
+
+    /// [`translate_6to4`](Self::translate_6to4) for a packet that comes
+    /// with `offload`s, which the output keeps (see [`Offload`]); a packet
+    /// whose offloads cannot be kept is [`Reason::Offload`], untouched.
+    pub fn translate_6to4_offload<M: Mapping + ?Sized>(
+        &mut self,
+        map: &mut M,
+        packet: &[u8],
+        offload: Offload,
+        out: &mut [u8],
+    ) -> Outcome {
+        v6v4::translate(self, map, packet, offload, out).unwrap_or_else(Outcome::Drop)
     }
 
     /// RFC 7915 §4: translates one IPv4 `packet` to IPv6 into `out`.
@@ -869,7 +941,19 @@ impl Translator {
         packet: &[u8],
         out: &mut [u8],
     ) -> Outcome {
-        v4v6::translate(self, map, packet, out).unwrap_or_else(Outcome::Drop)
+        self.translate_4to6_offload(map, packet, Offload::NONE, out)
+    }
+
+    /// [`translate_4to6`](Self::translate_4to6) with `offload`s, as
+    /// [`translate_6to4_offload`](Self::translate_6to4_offload).
+    pub fn translate_4to6_offload<M: Mapping + ?Sized>(
+        &mut self,
+        map: &mut M,
+        packet: &[u8],
+        offload: Offload,
+        out: &mut [u8],
+    ) -> Outcome {
+        v4v6::translate(self, map, packet, offload, out).unwrap_or_else(Outcome::Drop)
     }
 
     /// An ICMPv4 Destination Unreachable with `code` from `from` to `to`

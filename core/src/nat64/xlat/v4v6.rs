@@ -9,7 +9,7 @@ use super::wire::{
     Ipv4Packet, Ipv4Repr, Ipv6Repr, Strictness, Writer, FRAGMENT_HEADER, IPV4_HEADER, IPV6_HEADER,
 };
 use super::{
-    parts_len, put_range, split_4884, Flow, Mapping, Meta, Outcome, Proto, Reason, Role,
+    parts_len, put_range, split_4884, Flow, Mapping, Meta, Offload, Outcome, Proto, Reason, Role,
     Translator, Unmapped, ZeroChecksum, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV6_MIN_MTU,
 };
 
@@ -20,9 +20,16 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     x: &mut Translator,
     map: &mut M,
     packet: &[u8],
+    off: Offload,
     out: &mut [u8],
 ) -> Result<Outcome, Reason> {
     let ip = Ipv4Packet::parse(packet, Strictness::Packet)?;
+    // Transport headers for the offloads' segment length.
+    let offload_headers = if off.is_some() {
+        offload_check(x, &ip, off)?
+    } else {
+        0
+    };
     // The packet without link padding, as quoted in an error.
     let whole = packet.get(..usize::from(ip.total_len())).unwrap_or(packet);
     let first = ip.frag_offset() == 0;
@@ -137,8 +144,18 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     head.copy_from_slice(src_head);
     let tail = l4.get(head_len..).unwrap_or_default();
     rewrite_head(p, head, &flow, &m, l4.len(), m.dst_port);
-    // RFC 7915 §4.5: UDP without a checksum gets one, or is dropped.
-    if p == Proto::Udp && be16(head, 6) == Some(0) {
+    if off.partial_checksum {
+        let at = if p == Proto::Tcp { 16 } else { 6 };
+        if let Some(c) = be16(src_head, at) {
+            let c = Offload::partial(
+                c,
+                sum4(flow.src).wrapping_add(sum4(flow.dst)),
+                sum6(m.src).wrapping_add(sum6(m.dst)),
+            );
+            put16(head, at, c);
+        }
+    } else if p == Proto::Udp && be16(head, 6) == Some(0) {
+        // RFC 7915 §4.5: UDP without a checksum gets one, or is dropped.
         if x.config.udp_zero_checksum == ZeroChecksum::Drop || ip.is_fragment() {
             return Err(Reason::UdpZeroChecksum);
         }
@@ -160,11 +177,15 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     let hop_limit = ip.ttl().saturating_sub(1);
     let next = v6_protocol(ip.protocol());
     let parts: [&[u8]; 2] = [head, tail];
-    let needs_fragment = ip.is_fragment() || (!ip.df() && IPV6_HEADER.saturating_add(len) > lowest);
+    // With offloads the rules apply to each segment.
+    let unit = off.segment_len(
+        IPV6_HEADER.saturating_add(len),
+        IPV6_HEADER.saturating_add(offload_headers),
+    );
+    let needs_fragment = ip.is_fragment() || (!ip.df() && unit > lowest);
     let mut w = Writer::new(out);
     if !needs_fragment {
-        let total = IPV6_HEADER.saturating_add(len);
-        if total > usize::from(x.config.ipv6_mtu) {
+        if unit > usize::from(x.config.ipv6_mtu) {
             // DF set: Fragmentation Needed, in IPv4 terms (RFC 1191 §4).
             let mtu = x.config.ipv6_mtu.saturating_sub(20);
             let h = Header {
@@ -229,6 +250,42 @@ pub(super) fn translate<M: Mapping + ?Sized>(
             chunk: overhead.saturating_add(chunk),
         })
     }
+}
+
+/// Whether `ip`'s offloads survive translation (see [`Reason::Offload`]):
+/// TCP or UDP without IPv4 options, a hop to go, and segments that fit
+/// the IPv6 MTU without fragmenting (DF set, or within lowest-ipv6-mtu).
+/// Checked before the mapping is asked, so a refused packet has changed
+/// nothing. Returns the length of the transport header.
+fn offload_check(x: &Translator, ip: &Ipv4Packet<'_>, off: Offload) -> Result<usize, Reason> {
+    let transport = match ip.protocol() {
+        proto::TCP => ip
+            .payload
+            .get(12)
+            .map(|b| usize::from(b >> 4) * 4)
+            .filter(|&l| l >= 20 && l <= ip.payload.len()),
+        proto::UDP if off.segment_size == 0 => (ip.payload.len() >= 8).then_some(8),
+        _ => None,
+    };
+    let Some(transport) = transport else {
+        return Err(Reason::Offload);
+    };
+    let total = IPV6_HEADER.saturating_add(ip.payload.len());
+    let unit = off.segment_len(total, IPV6_HEADER.saturating_add(transport));
+    let limit = if ip.df() {
+        x.config.ipv6_mtu
+    } else {
+        x.config.lowest_ipv6_mtu
+    };
+    if !off.partial_checksum
+        || ip.is_fragment()
+        || !ip.options.is_empty()
+        || ip.ttl() <= 1
+        || unit > usize::from(limit)
+    {
+        return Err(Reason::Offload);
+    }
+    Ok(transport)
 }
 
 /// RFC 7915 §4.1 Next Header: ICMPv4 becomes ICMPv6, the rest is copied.

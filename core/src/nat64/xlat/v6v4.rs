@@ -8,8 +8,8 @@ use super::wire::{
     Strictness, Writer, IPV4_HEADER, IPV6_HEADER,
 };
 use super::{
-    put_range, split_4884, Flow, Mapping, Meta, Outcome, Proto, Reason, Role, Translator, Unmapped,
-    DF_THRESHOLD, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV6_MIN_MTU,
+    put_range, split_4884, Flow, Mapping, Meta, Offload, Outcome, Proto, Reason, Role, Translator,
+    Unmapped, DF_THRESHOLD, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV6_MIN_MTU,
 };
 
 /// The longest transport header prefix the translator rewrites: TCP's
@@ -20,9 +20,16 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     x: &mut Translator,
     map: &mut M,
     packet: &[u8],
+    off: Offload,
     out: &mut [u8],
 ) -> Result<Outcome, Reason> {
     let ip = Ipv6Packet::parse(packet, Strictness::Packet)?;
+    // Transport headers for the offloads' segment length.
+    let offload_headers = if off.is_some() {
+        offload_check(x, &ip, off)?
+    } else {
+        0
+    };
     // The packet without link padding, as quoted in an error.
     let whole = packet
         .get(..IPV6_HEADER.saturating_add(usize::from(ip.payload_len())))
@@ -135,10 +142,23 @@ pub(super) fn translate<M: Mapping + ?Sized>(
         icmp4_positive_zero(head, l4.get(head.len()..).unwrap_or_default());
     }
 
-    // RFC 7915 §5.1, §5.1.1: the IPv4 header.
+    if off.partial_checksum {
+        if let Some(c) = be16(src_head, if p == Proto::Tcp { 16 } else { 6 }) {
+            let c = Offload::partial(
+                c,
+                sum6(flow.src).wrapping_add(sum6(flow.dst)),
+                sum4(m.src).wrapping_add(sum4(m.dst)),
+            );
+            put16(head, if p == Proto::Tcp { 16 } else { 6 }, c);
+        }
+    }
+
+    // RFC 7915 §5.1, §5.1.1: the IPv4 header. With offloads the DF rule
+    // and the MTU apply to each segment.
     let total = IPV4_HEADER.saturating_add(l4.len());
-    let df = ip.fragment.is_none() && total > DF_THRESHOLD;
-    if total > usize::from(x.config.ipv4_mtu) {
+    let unit = off.segment_len(total, IPV4_HEADER.saturating_add(offload_headers));
+    let df = ip.fragment.is_none() && unit > DF_THRESHOLD;
+    if unit > usize::from(x.config.ipv4_mtu) {
         if df {
             // §5.1.1: DF set and too big: Packet Too Big, in IPv6 terms.
             let mtu = u32::from(x.config.ipv4_mtu)
@@ -178,6 +198,38 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     w.put(head)?;
     w.put(l4.get(head_len..).unwrap_or_default())?;
     Ok(Outcome::Translated { len: w.pos() })
+}
+
+/// Whether `ip`'s offloads survive translation (see [`Reason::Offload`]):
+/// a TCP or UDP packet without extension headers, a hop to go, and
+/// segments that fit the IPv4 MTU. Checked before the mapping is asked,
+/// so a refused packet has changed nothing. Returns the length of the
+/// transport header.
+fn offload_check(x: &Translator, ip: &Ipv6Packet<'_>, off: Offload) -> Result<usize, Reason> {
+    let transport = match ip.protocol {
+        proto::TCP => ip
+            .payload
+            .get(12)
+            .map(|b| usize::from(b >> 4) * 4)
+            .filter(|&l| l >= 20 && l <= ip.payload.len()),
+        proto::UDP if off.segment_size == 0 => (ip.payload.len() >= 8).then_some(8),
+        _ => None,
+    };
+    let Some(transport) = transport else {
+        return Err(Reason::Offload);
+    };
+    let total = IPV4_HEADER.saturating_add(ip.payload.len());
+    let unit = off.segment_len(total, IPV4_HEADER.saturating_add(transport));
+    if !off.partial_checksum
+        || ip.fragment.is_some()
+        || ip.ext_len != 0
+        || ip.hop_limit() <= 1
+        || unit > usize::from(x.config.ipv4_mtu)
+        || total > usize::from(u16::MAX)
+    {
+        return Err(Reason::Offload);
+    }
+    Ok(transport)
 }
 
 /// RFC 7915 §5.1 Protocol: ICMPv6 becomes ICMPv4, the rest is copied.
