@@ -1199,3 +1199,123 @@ fn fragmented_datagrams_both_ways() {
     let held = "sixgate_nat64_fragments_held_total";
     assert!(net.wait_metric(held, 3, |v| v >= 4) >= 4, "{held}");
 }
+
+/// A TCP sink on the server: per connection, reads to the end and answers
+/// the SHA-256 of what it read; for 60 s at most.
+const SHA_SINK_PY: &str = r#"
+import hashlib, socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.51.100.2", 9000)); s.listen(8); s.settimeout(1)
+print("ready", flush=True)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    c.settimeout(10)
+    h = hashlib.sha256()
+    while True:
+        d = c.recv(1 << 16)
+        if not d:
+            break
+        h.update(d)
+    c.sendall(h.hexdigest().encode()); c.close()
+"#;
+
+/// Uploads `sys.argv[2]` bytes of a fixed pattern to the sink at
+/// `[sys.argv[1]]:9000`; prints `same` when the sink's SHA-256 matches.
+const SHA_UPLOAD_PY: &str = r#"
+import hashlib, socket, sys
+n = int(sys.argv[2])
+block = bytes((i * 7919 >> 3) & 255 for i in range(65536))
+data = (block * (n // len(block) + 1))[:n]
+c = socket.create_connection((sys.argv[1], 9000), timeout=10)
+c.sendall(data); c.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    d = c.recv(100)
+    if not d:
+        break
+    got += d
+print("same" if got.decode() == hashlib.sha256(data).hexdigest() else "differs " + got.decode())
+"#;
+
+/// 8 MB each way over TCP, checked by hash, with offloads (the default)
+/// and without: with them, the kernel hands the gateway TCP super-packets
+/// that are translated whole (`offload_kept` counts them, and there are
+/// far fewer packets than 1500-byte segments); without, none.
+#[test]
+fn large_tcp_transfers_both_ways_with_and_without_offloads() {
+    if !runnable("large_tcp_transfers_both_ways_with_and_without_offloads") {
+        return;
+    }
+    const SIZE: usize = 8_000_000;
+    let body: Vec<u8> = (0..SIZE as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    for offload in [true, false] {
+        let net = Net::new();
+        let _gw = net.gateway(if offload {
+            &["--setup"]
+        } else {
+            &["--setup", "--no-offload"]
+        });
+        let www = net.dir.join("www");
+        fs::create_dir_all(&www).expect("www");
+        fs::write(www.join("blob"), &body).expect("blob");
+        let _http = net.python_server(
+            &net.server,
+            "import http.server, functools, sys\n\
+             h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+             s = http.server.ThreadingHTTPServer(('198.51.100.2', 8080), h)\n\
+             print('ready', flush=True)\n\
+             s.serve_forever()",
+            &[www.to_str().expect("utf-8")],
+        );
+        let _sink = net.python_server(&net.server, SHA_SINK_PY, &[]);
+        let got = net.dir.join("got");
+        let url = format!("http://[{SERVER6}]:8080/blob");
+        let out = net
+            .exec(
+                &net.client,
+                "curl",
+                &["-sf", "-m", "30", "-o", got.to_str().expect("utf-8"), &url],
+            )
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "download (offload {offload}): {}\n{}",
+            text(&out),
+            net.stderr()
+        );
+        assert!(
+            fs::read(&got).expect("downloaded file") == body,
+            "the download differs (offload {offload})"
+        );
+        let out = net.python(&net.client, SHA_UPLOAD_PY, &[SERVER6, &SIZE.to_string()]);
+        assert_eq!(
+            text(&out).trim(),
+            "same",
+            "upload (offload {offload}): {}",
+            net.stderr()
+        );
+        let kept = net.wait_metric("sixgate_nat64_offload_kept_total", 3, |v| v > 0);
+        let v4_in = net.metric("sixgate_nat64_packets_total{dir=\"in\",family=\"ipv4\"}");
+        let v6_in = net.metric("sixgate_nat64_packets_total{dir=\"in\",family=\"ipv6\"}");
+        if offload {
+            assert!(kept > 0, "no read kept its offloads");
+            // 8 MB each way in 1500-byte packets would be over 5,400 reads
+            // each way; super-packets make it far fewer.
+            assert!(
+                v4_in < 2_700 && v6_in < 2_700 + 3_000,
+                "reads: {v4_in} IPv4, {v6_in} IPv6 for 8 MB each way"
+            );
+        } else {
+            assert_eq!(kept, 0, "offloads off, yet some kept");
+            assert!(v4_in > 5_400, "{v4_in} IPv4 reads for 8 MB");
+        }
+    }
+}

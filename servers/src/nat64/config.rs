@@ -131,6 +131,8 @@ pub(crate) struct Config {
     pub(crate) icmp_source_v6: Option<Ipv6Addr>,
     pub(crate) log: LogTarget,
     pub(crate) metrics: Option<SocketAddr>,
+    /// TUN offloads (`IFF_VNET_HDR`, TCP super-packets kept whole).
+    pub(crate) offload: bool,
 }
 
 impl Config {
@@ -154,6 +156,7 @@ impl Config {
             icmp_source_v6: None,
             log: LogTarget::Stdout,
             metrics: None,
+            offload: true,
         }
     }
 
@@ -576,6 +579,7 @@ struct RawConfig {
     mtu: Option<RawMtu>,
     log: Option<RawLog>,
     metrics: Option<RawMetrics>,
+    offload: Option<bool>,
     #[serde(rename = "static")]
     statics: Option<Vec<RawStatic>>,
 }
@@ -704,6 +708,7 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         };
     }
     c.drop_external_tcp = raw.drop_externally_initiated_tcp.unwrap_or(false);
+    c.offload = raw.offload.unwrap_or(true);
     if let Some(l) = &raw.limits {
         let v = |x: &Option<Spanned<u32>>| x.as_ref().map(|v| *v.get_ref());
         c.limits = Limits {

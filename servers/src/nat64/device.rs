@@ -12,9 +12,13 @@ use tun_rs::{DeviceBuilder, SyncDevice};
 use super::config::Config;
 
 /// Opens the TUN device named in `config`, plain L3 without packet
-/// information, one queue; with `setup`, up and routed.
+/// information, one queue, with offloads (a `virtio_net_hdr` in front of
+/// every packet; see [`super::offload`]) unless they are turned off; with
+/// `setup`, up and routed.
 pub(crate) fn open(config: &Config) -> anyhow::Result<SyncDevice> {
-    let mut b = DeviceBuilder::new().name(config.tun.clone());
+    let mut b = DeviceBuilder::new()
+        .name(config.tun.clone())
+        .offload(config.offload);
     b = if config.setup {
         b.enable(true)
     } else {

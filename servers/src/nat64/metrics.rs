@@ -39,9 +39,24 @@ pub(crate) struct Counters {
     pub(crate) fragments_held: u64,
     /// Unsolicited IPv4 SYNs stored for a simultaneous open.
     pub(crate) syns_stored: u64,
+    /// Reads with offloads (a partial checksum, a TCP super-packet)
+    /// translated keeping them.
+    pub(crate) offload_kept: u64,
+    /// Reads with offloads cut and checksummed in software first.
+    pub(crate) offload_software: u64,
 }
 
 impl Counters {
+    /// Counts a packet read from the device, by its version (a packet that
+    /// is neither is counted as a `not_ip` drop later).
+    pub(crate) fn count_read(&mut self, packet: &[u8]) {
+        match packet.first().map(|b| b >> 4) {
+            Some(6) => self.count_in(Dir::V6, packet.len()),
+            Some(4) => self.count_in(Dir::V4, packet.len()),
+            _ => {}
+        }
+    }
+
     pub(crate) fn count_in(&mut self, d: Dir, len: usize) {
         let i = d as usize;
         if let (Some(p), Some(b)) = (self.packets_in.get_mut(i), self.bytes_in.get_mut(i)) {
@@ -248,6 +263,18 @@ impl Snapshot {
                 "Unsolicited IPv4 SYNs stored for a simultaneous open (answered after 6 s with Port Unreachable if no IPv6 SYN comes; not drops).",
                 "counter",
                 c.syns_stored,
+            ),
+            (
+                "sixgate_nat64_offload_kept_total",
+                "Reads with offloads (a partial checksum, a TCP super-packet of up to 64 KiB) translated whole, keeping them.",
+                "counter",
+                c.offload_kept,
+            ),
+            (
+                "sixgate_nat64_offload_software_total",
+                "Reads with offloads the engine could not keep (UDP segmentation, fragmenting, ICMP errors), cut and checksummed in software and translated packet by packet.",
+                "counter",
+                c.offload_software,
             ),
             (
                 "sixgate_nat64_io_errors_total",

@@ -20,6 +20,7 @@ mod config;
 mod device;
 mod engine_config;
 mod metrics;
+mod offload;
 mod worker;
 
 use config::{Config, Flags, LogTarget};
@@ -122,6 +123,11 @@ pub(crate) struct Nat64Args {
     /// Serve Prometheus /metrics here (e.g. 127.0.0.1:9466).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+    /// Open the TUN device without offloads: every packet read and
+    /// written one by one, at most an MTU long (default: TCP super-packets
+    /// of up to 64 KiB are translated whole).
+    #[arg(long = "no-offload")]
+    no_offload: bool,
 }
 
 impl Nat64Args {
@@ -156,16 +162,15 @@ impl Nat64Args {
     /// applied.
     fn load(&self) -> Result<Config, ConfigError> {
         let flags = self.flags();
-        let mut config = match &self.config {
-            Some(path) if flags.defines_anything() => {
-                return Err(config_and_flags(
+        let mut config =
+            match &self.config {
+                Some(path) if flags.defines_anything() => return Err(config_and_flags(
                     path,
-                    "the flags that define the gateway (all but --log and --metrics)",
-                ))
-            }
-            Some(path) => config::load(path)?,
-            None => config::from_flags(&flags)?,
-        };
+                    "the flags that define the gateway (all but --log, --metrics and --no-offload)",
+                )),
+                Some(path) => config::load(path)?,
+                None => config::from_flags(&flags)?,
+            };
         if let Some(l) = &self.log {
             if l.is_empty() {
                 return Err(ConfigError::flag(
@@ -184,6 +189,9 @@ impl Nat64Args {
             parse_listen(m, 9466)
         })? {
             config.metrics = Some(m);
+        }
+        if self.no_offload {
+            config.offload = false;
         }
         Ok(config)
     }
@@ -413,4 +421,10 @@ fn print_check(args: &Nat64Args, c: &Config) {
     if let Some(m) = c.metrics {
         println!("  metrics: {m}");
     }
+    let offload = if c.offload {
+        "on (TCP super-packets translated whole)"
+    } else {
+        "off"
+    };
+    println!("  offload: {offload}");
 }

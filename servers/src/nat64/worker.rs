@@ -11,14 +11,15 @@ use std::io::{ErrorKind, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
 
-use sixgate::nat64::xlat::MAX_OUTPUT;
-use sixgate::nat64::Emit;
+use sixgate::nat64::xlat::{Offload, Reason, MAX_OUTPUT};
+use sixgate::nat64::{Emit, Nat64};
 use sixgate::rfc6052::{Nat64Prefix, NonGlobal};
-use tun_rs::{InterruptEvent, SyncDevice};
+use tun_rs::{InterruptEvent, SyncDevice, VirtioNetHdr};
 
 use super::config::Config;
 use super::engine_config::{self, Built, Clock};
 use super::metrics::{Counters, Dir, Snapshot};
+use super::offload::{self, Read, Split, HDR};
 
 /// How often counters and gauges are published and the log flushed.
 pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(200);
@@ -50,8 +51,13 @@ pub(crate) fn run(
     let mut nat = engine_config::engine(built, seed);
     let scope =
         (!config.allow_non_global && config.prefix.is_well_known()).then_some(config.prefix);
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; HDR + 65_536];
     let mut out = vec![0u8; MAX_OUTPUT];
+    let io = Io {
+        dev,
+        vnet: dev.tcp_gso(),
+    };
+    let mut split = Split::default();
     let mut c = Counters::default();
     let mut last_publish = StdInstant::now();
     let mut last_error_log: Option<StdInstant> = None;
@@ -67,9 +73,23 @@ pub(crate) fn run(
         match dev.recv_intr_timeout(&mut buf, &shared.stop, Some(wait)) {
             Ok(n) => {
                 read_errors = 0;
-                let packet = buf.get(..n).unwrap_or_default();
-                let dropped = handle(&mut nat, &clock, scope, packet, &mut out, dev, &mut c);
-                transmit(&mut nat, &mut out, dev, &mut c);
+                let frame = buf.get_mut(..n).unwrap_or_default();
+                let mut path = Path {
+                    nat: &mut nat,
+                    clock: &clock,
+                    scope,
+                    out: &mut out,
+                    io,
+                    c: &mut c,
+                };
+                let dropped = if io.vnet {
+                    path.read_offload(frame, &mut split)
+                } else {
+                    path.c.count_read(frame);
+                    path.handle(frame, Offload::NONE, VirtioNetHdr::default())
+                        .dropped()
+                };
+                transmit(&mut nat, &mut out, io, &mut c);
                 // Counted always; logged at debug level at most once a second.
                 if let Some(reason) = dropped {
                     if last_drop_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
@@ -104,7 +124,7 @@ pub(crate) fn run(
         let now = clock.now();
         if nat.poll_timeout().is_some_and(|t| t <= now) {
             nat.handle_timeout(now);
-            transmit(&mut nat, &mut out, dev, &mut c);
+            transmit(&mut nat, &mut out, io, &mut c);
         }
         while let Some(e) = nat.poll_event() {
             if let Some(l) = engine_config::limit_name(&e) {
@@ -146,11 +166,28 @@ fn write_log(log: &LogSink, lines: &mut String) {
     lines.clear();
 }
 
+/// The device and whether its packets carry a `virtio_net_hdr`.
+#[derive(Clone, Copy)]
+struct Io<'a> {
+    dev: &'a SyncDevice,
+    vnet: bool,
+}
+
+impl Io<'_> {
+    /// Writes `packet` (behind `hdr` with offloads on), counted.
+    fn send(self, to: Dir, hdr: VirtioNetHdr, packet: &[u8], c: &mut Counters) {
+        match offload::send(self.dev, self.vnet, hdr, packet) {
+            Ok(()) => c.count_out(to, packet.len()),
+            Err(_) => c.io_errors += 1,
+        }
+    }
+}
+
 /// Writes the packets the engine made itself (probes, the stored SYN of a
 /// simultaneous open, Port Unreachables for expired stored SYNs) to the
 /// device; called after every `handle_*` and `handle_timeout`. Bounded by
 /// the engine's queue (`MAX_PENDING`).
-fn transmit(nat: &mut sixgate::nat64::Nat64, out: &mut [u8], dev: &SyncDevice, c: &mut Counters) {
+fn transmit(nat: &mut Nat64, out: &mut [u8], io: Io<'_>, c: &mut Counters) {
     while let Some(emit) = nat.poll_transmit(out) {
         let to = match emit {
             Emit::V4 { .. } => Dir::V4,
@@ -162,68 +199,118 @@ fn transmit(nat: &mut sixgate::nat64::Nat64, out: &mut [u8], dev: &SyncDevice, c
         };
         c.transmit(engine_config::transmit_name(&emit, out));
         for p in emit.packets(out) {
-            match dev.send(p) {
-                Ok(_) => c.count_out(to, p.len()),
-                Err(_) => c.io_errors += 1,
-            }
+            io.send(to, VirtioNetHdr::default(), p, c);
         }
     }
 }
 
-/// One packet from the device through the engine and back; the drop
-/// reason when it was dropped.
-fn handle(
-    nat: &mut sixgate::nat64::Nat64,
-    clock: &Clock,
+/// What became of a packet.
+enum Handled {
+    /// Translated and written (or kept: a fragment, a stored SYN).
+    Done,
+    /// Dropped, for this reason.
+    Dropped(&'static str),
+    /// Its offloads cannot be kept: nothing was done; cut it in software.
+    Offload,
+}
+
+impl Handled {
+    fn dropped(self) -> Option<&'static str> {
+        match self {
+            Self::Done => None,
+            Self::Dropped(r) => Some(r),
+            Self::Offload => Some("offload"),
+        }
+    }
+}
+
+/// What a packet goes through: the engine, the clock, the scope rule, the
+/// output buffer, the device and the counters.
+struct Path<'a> {
+    nat: &'a mut Nat64,
+    clock: &'a Clock,
     scope: Option<Nat64Prefix>,
-    packet: &[u8],
-    out: &mut [u8],
-    dev: &SyncDevice,
-    c: &mut Counters,
-) -> Option<&'static str> {
-    let now = clock.now();
-    let version = packet.first().map(|b| b >> 4);
-    let emit = match version {
-        Some(6) => {
-            c.count_in(Dir::V6, packet.len());
-            if scope.is_some_and(|p| !v6_dst_in_scope(p, packet)) {
-                return Some(c.drop_named("non_global"));
+    out: &'a mut [u8],
+    io: Io<'a>,
+    c: &'a mut Counters,
+}
+
+impl Path<'_> {
+    /// One read from a device with offloads: `virtio_net_hdr` and packet.
+    /// Translated whole when the engine can keep its offloads, else cut and
+    /// checksummed here and translated packet by packet.
+    fn read_offload(&mut self, frame: &mut [u8], split: &mut Split) -> Option<&'static str> {
+        let Ok(hdr) = VirtioNetHdr::decode(frame) else {
+            return Some(self.c.drop_named("offload_header"));
+        };
+        let packet = frame.get_mut(HDR..).unwrap_or_default();
+        self.c.count_read(packet);
+        if let Read::Whole(off, hdr) = offload::classify(hdr, packet) {
+            match self.handle(packet, off, hdr) {
+                Handled::Offload => {}
+                Handled::Done => {
+                    if off.is_some() {
+                        self.c.offload_kept += 1;
+                    }
+                    return None;
+                }
+                Handled::Dropped(r) => return Some(r),
             }
-            nat.handle_v6(now, packet, out)
         }
-        Some(4) => {
-            c.count_in(Dir::V4, packet.len());
-            if scope.is_some_and(|p| !v4_src_in_scope(p, packet)) {
-                return Some(c.drop_named("non_global"));
+        self.c.offload_software += 1;
+        let mut dropped = None;
+        let done = split.packets(hdr, packet, |p| {
+            if let Some(r) = self
+                .handle(p, Offload::NONE, VirtioNetHdr::default())
+                .dropped()
+            {
+                dropped = Some(r);
             }
-            nat.handle_v4(now, packet, out)
-        }
-        _ => {
-            return Some(c.drop_named("not_ip"));
-        }
-    };
-    let (to, reply) = match emit {
-        Emit::V4 { reply, .. } => (Dir::V4, reply),
-        Emit::V6 { reply, .. } => (Dir::V6, reply),
-        // A fragment kept until its datagram is whole is not a loss.
-        Emit::Drop(r) if engine_config::is_held(r) => {
-            c.held(engine_config::reason_name(r));
-            return None;
-        }
-        Emit::Drop(r) => {
-            return Some(c.drop_named(engine_config::reason_name(r)));
-        }
-    };
-    if let Some(r) = reply {
-        c.reply(engine_config::reason_name(r));
-    }
-    for p in emit.packets(out) {
-        match dev.send(p) {
-            Ok(_) => c.count_out(to, p.len()),
-            Err(_) => c.io_errors += 1,
+        });
+        match done {
+            Ok(()) => dropped,
+            Err(_) => Some(self.c.drop_named("offload_header")),
         }
     }
-    None
+
+    /// One packet (read with `off` and `hdr`) through the engine and back.
+    fn handle(&mut self, packet: &[u8], off: Offload, hdr: VirtioNetHdr) -> Handled {
+        let c = &mut *self.c;
+        let now = self.clock.now();
+        let emit = match packet.first().map(|b| b >> 4) {
+            Some(6) => {
+                if self.scope.is_some_and(|p| !v6_dst_in_scope(p, packet)) {
+                    return Handled::Dropped(c.drop_named("non_global"));
+                }
+                self.nat.handle_v6_offload(now, packet, off, self.out)
+            }
+            Some(4) => {
+                if self.scope.is_some_and(|p| !v4_src_in_scope(p, packet)) {
+                    return Handled::Dropped(c.drop_named("non_global"));
+                }
+                self.nat.handle_v4_offload(now, packet, off, self.out)
+            }
+            _ => return Handled::Dropped(c.drop_named("not_ip")),
+        };
+        let (to, reply) = match emit {
+            Emit::V4 { reply, .. } => (Dir::V4, reply),
+            Emit::V6 { reply, .. } => (Dir::V6, reply),
+            Emit::Drop(Reason::Offload) => return Handled::Offload,
+            // A fragment kept until its datagram is whole is not a loss.
+            Emit::Drop(r) if engine_config::is_held(r) => {
+                c.held(engine_config::reason_name(r));
+                return Handled::Done;
+            }
+            Emit::Drop(r) => return Handled::Dropped(c.drop_named(engine_config::reason_name(r))),
+        };
+        if let Some(r) = reply {
+            c.reply(engine_config::reason_name(r));
+        }
+        for p in emit.packets(self.out) {
+            self.io.send(to, offload::header_for(off, hdr, p), p, c);
+        }
+        Handled::Done
+    }
 }
 
 /// RFC 6052 §3.1: under the well-known prefix, an IPv6 destination must
