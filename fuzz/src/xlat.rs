@@ -5,7 +5,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use sixgate::nat64::xlat::{Config, Outcome, PrefixMapping, Translator, MAX_OUTPUT};
+use sixgate::nat64::xlat::{Config, Offload, Outcome, PrefixMapping, Translator, MAX_OUTPUT};
 use sixgate::Nat64Prefix;
 
 /// The prefix of the [`PrefixMapping`] both targets use: a /96, so
@@ -195,4 +195,59 @@ pub fn assert_reply_v4(o: &Outcome, out: &[u8]) {
         assert_eq!(v4.proto(), 1);
         assert!(verifies(&[], v4.l4()), "ICMPv4 reply checksum");
     }
+}
+
+/// The offloads a fuzz input asks for: always a partial checksum, and a
+/// TCP segment size from its second byte (0: one packet).
+pub fn offload_of(data: &[u8]) -> Offload {
+    Offload {
+        partial_checksum: true,
+        segment_size: u16::from(data.get(1).copied().unwrap_or(0)) * 8,
+    }
+}
+
+/// The TCP or UDP checksum at `at` of `l4` made partial, as Linux leaves
+/// it (`CHECKSUM_PARTIAL`): the pseudo-header's sum, not complemented.
+pub fn make_partial(l4: &mut [u8], at: usize, pseudo: &[u8]) {
+    if let Some(field) = l4.get_mut(at..at + 2) {
+        field.copy_from_slice(&(ones_sum(pseudo) as u16).to_be_bytes());
+    }
+}
+
+/// A partial checksum completed as the kernel would: the complement of
+/// the sum of everything from the transport header on.
+pub fn complete(l4: &mut [u8], at: usize) {
+    let c = !(ones_sum(l4) as u16);
+    if let Some(field) = l4.get_mut(at..at + 2) {
+        field.copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// What must hold of a translation made with [`offload_of`]`(data)` from
+/// a packet of transport protocol `proto` (right after its IP header):
+/// never an ICMP error or fragments (those are `Reason::Offload`, left to
+/// software), a super-packet only of TCP.
+pub fn assert_offload_outcome(o: &Outcome, proto: u8, off: Offload) {
+    match *o {
+        Outcome::Reply { .. } | Outcome::Fragmented { .. } => {
+            panic!("offloads never make {o:?}")
+        }
+        Outcome::Translated { .. } => assert!(
+            proto == 6 || (proto == 17 && off.segment_size == 0),
+            "offloads kept for protocol {proto} with {off:?}"
+        ),
+        Outcome::Drop(_) => {}
+    }
+}
+
+/// The transport bytes of two translations of one packet are the same but
+/// for the checksum at `at`.
+pub fn assert_same_but_checksum(a: &[u8], b: &[u8], at: usize) {
+    assert_eq!(a.len(), b.len(), "transport length");
+    assert_eq!(&a[..at], &b[..at], "transport header before the checksum");
+    assert_eq!(
+        &a[at + 2..],
+        &b[at + 2..],
+        "transport bytes after the checksum"
+    );
 }

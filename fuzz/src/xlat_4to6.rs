@@ -13,12 +13,14 @@
 //!   becomes a right one; a translated ICMP error always verifies;
 //! - round trip: a translated packet that is not an ICMP error comes back
 //!   through [`Translator::translate_6to4`] with the same addresses, TOS,
-//!   protocol and transport bytes, TTL - 2.
+//!   protocol and transport bytes, TTL - 2;
+//! - with offloads: as for `xlat_6to4`.
 
 use sixgate::nat64::xlat::{Outcome, Translator, IPV6_MIN_MTU};
 
 use crate::xlat::{
-    checksum_at, mapping, ones_sum, out_buf, pseudo4, pseudo6, seal, translators, verifies, V4, V6,
+    assert_offload_outcome, assert_same_but_checksum, checksum_at, complete, make_partial, mapping,
+    offload_of, ones_sum, out_buf, pseudo4, pseudo6, seal, translators, verifies, V4, V6,
 };
 
 /// Runs the checks above on `data`; panics if one fails.
@@ -33,6 +35,41 @@ pub fn check(data: &[u8]) {
         let o = wide.translate_4to6(&mut mapping(), &pkt, &mut out);
         check_outcome(&o, &out, &pkt, usize::from(u16::MAX));
         round_trip(&o, &out, &pkt, &mut wide);
+        offloaded(data, &pkt, &mut plain);
+        offloaded(data, &pkt, &mut wide);
+    }
+}
+
+/// The offload invariants, for the normalized packet `pkt`.
+fn offloaded(data: &[u8], pkt: &[u8], x: &mut Translator) {
+    let v4 = V4(pkt);
+    let proto = v4.proto();
+    let off = offload_of(data);
+    let ihl = v4.ihl();
+    let at = checksum_at(proto).filter(|_| (proto == 6 || proto == 17) && !v4.is_fragment());
+    let mut p = pkt.to_vec();
+    if let Some(at) = at {
+        let pseudo = pseudo4(v4.src(), v4.dst(), pkt.len() - ihl, proto);
+        make_partial(&mut p[ihl..], at, &pseudo);
+    }
+    let mut out = out_buf();
+    let o = x.translate_4to6_offload(&mut mapping(), &p, off, &mut out);
+    assert_offload_outcome(&o, proto, off);
+    let (Outcome::Translated { len }, Some(at)) = (o, at) else {
+        return;
+    };
+    let v6 = V6(&out[..len]);
+    v6.assert_valid(len);
+    assert_eq!(v6.next(), proto, "no Fragment Header with offloads");
+    let mut l4 = v6.payload().to_vec();
+    complete(&mut l4, at);
+    assert!(
+        verifies(&pseudo6(v6.src(), v6.dst(), l4.len(), proto), &l4),
+        "a completed partial checksum verifies"
+    );
+    let mut plain = out_buf();
+    if let Outcome::Translated { len } = x.translate_4to6(&mut mapping(), pkt, &mut plain) {
+        assert_same_but_checksum(V6(&plain[..len]).payload(), &l4, at);
     }
 }
 

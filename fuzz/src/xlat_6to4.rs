@@ -15,12 +15,17 @@
 //! - round trip: a translated packet that is not an ICMP error comes back
 //!   through [`Translator::translate_4to6`] with the same addresses,
 //!   traffic class, next header and transport bytes (the checksum field
-//!   may change only between the two encodings of zero), Hop Limit - 2.
+//!   may change only between the two encodings of zero), Hop Limit - 2;
+//! - with offloads (the TCP or UDP checksum made partial, a segment size
+//!   from the input): never an ICMP error or fragments, a super-packet
+//!   only of TCP; the translated partial checksum, completed as the kernel
+//!   would, verifies, and the transport bytes are the plain translation's.
 
 use sixgate::nat64::xlat::{Outcome, Translator};
 
 use crate::xlat::{
-    checksum_at, mapping, out_buf, prefix, pseudo4, pseudo6, seal, translators, verifies, V4, V6,
+    assert_offload_outcome, assert_same_but_checksum, checksum_at, complete, make_partial, mapping,
+    offload_of, out_buf, prefix, pseudo4, pseudo6, seal, translators, verifies, V4, V6,
 };
 
 /// Runs the checks above on `data`; panics if one fails.
@@ -35,6 +40,39 @@ pub fn check(data: &[u8]) {
         let o = wide.translate_6to4(&mut mapping(), &pkt, &mut out);
         check_outcome(&o, &out, &pkt);
         round_trip(&o, &out, &pkt, &mut wide);
+        offloaded(data, &pkt, &mut plain);
+        offloaded(data, &pkt, &mut wide);
+    }
+}
+
+/// The offload invariants above, for the normalized packet `pkt`.
+fn offloaded(data: &[u8], pkt: &[u8], x: &mut Translator) {
+    let v6 = V6(pkt);
+    let next = v6.next();
+    let off = offload_of(data);
+    let at = checksum_at(next).filter(|_| next == 6 || next == 17);
+    let mut p = pkt.to_vec();
+    if let Some(at) = at {
+        let pseudo = pseudo6(v6.src(), v6.dst(), v6.payload_len(), next);
+        make_partial(&mut p[40..], at, &pseudo);
+    }
+    let mut out = out_buf();
+    let o = x.translate_6to4_offload(&mut mapping(), &p, off, &mut out);
+    assert_offload_outcome(&o, next, off);
+    let (Outcome::Translated { len }, Some(at)) = (o, at) else {
+        return;
+    };
+    let v4 = V4(&out[..len]);
+    v4.assert_valid(len);
+    let mut l4 = v4.l4().to_vec();
+    complete(&mut l4, at);
+    assert!(
+        verifies(&pseudo4(v4.src(), v4.dst(), l4.len(), next), &l4),
+        "a completed partial checksum verifies"
+    );
+    let mut plain = out_buf();
+    if let Outcome::Translated { len } = x.translate_6to4(&mut mapping(), pkt, &mut plain) {
+        assert_same_but_checksum(V4(&plain[..len]).l4(), &l4, at);
     }
 }
 
