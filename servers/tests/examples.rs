@@ -97,6 +97,7 @@ fn example_nat64_config_checks() {
         "icmp errors from: 192.0.2.9, 2001:db8:64::c000:209",
         "log: /var/log/sixgate/nat64.log",
         "metrics: 127.0.0.1:9466",
+        "offload: on (TCP super-packets translated whole)",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
@@ -160,4 +161,8 @@ fn nat64_one_line_form_and_its_errors() {
     let (code, _, err) = run(&["--config", path, "--pool4", "192.0.2.1"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("cannot be combined"), "{err}");
+    // --no-offload overrides a file, like --log and --metrics.
+    let (code, out, err) = run(&["--config", path, "--no-offload"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("offload: off"), "{out}");
 }

@@ -868,6 +868,27 @@ mod tests {
     }
 
     #[test]
+    fn offload_is_on_unless_turned_off() {
+        let base = "prefix = \"2001:db8:64::/96\"\npool4 = [\"192.0.2.1\"]\n";
+        assert!(parse("n.toml", base).unwrap().offload);
+        assert!(
+            !parse("n.toml", &format!("offload = false\n{base}"))
+                .unwrap()
+                .offload
+        );
+        let e = parse("n.toml", &format!("{base}offload = \"no\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("n.toml:3:"), "{e}");
+        let f = Flags {
+            prefix: Some("2001:db8:64::/96".into()),
+            pool4: vec!["192.0.2.1".into()],
+            ..Flags::default()
+        };
+        assert!(from_flags(&f).unwrap().offload);
+    }
+
+    #[test]
     fn file_errors_name_line_and_key() {
         let text =
             "prefix = \"2001:db8:64::/96\"\npool4 = [\"192.0.2.1\"]\n[timeouts]\nudp = \"30s\"\n";
