@@ -1032,3 +1032,89 @@ fn simultaneous_open_with_a_cut_stored_syn_waits_for_the_retransmission() {
         Some(state::TcpState::Established)
     );
 }
+
+/// `p`'s TCP or UDP checksum made partial (the pseudo-header's sum), as
+/// Linux hands it over with offloads; `ihl` is the IP header's length.
+fn make_partial(p: &mut [u8], ihl: usize, pseudo: &[u8]) {
+    let at = ihl + at_of(p[if ihl == 40 { 6 } else { 9 }]);
+    p[at..at + 2].copy_from_slice(&(ones_sum(pseudo) as u16).to_be_bytes());
+}
+
+/// What the kernel does with a partial checksum: sums from the transport
+/// header on and stores the complement.
+fn complete(p: &mut [u8], ihl: usize) {
+    let at = ihl + at_of(p[if ihl == 40 { 6 } else { 9 }]);
+    let c = !(ones_sum(&p[ihl..]) as u16);
+    p[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+#[test]
+fn tcp_super_packets_keep_their_offloads_through_the_session() {
+    let mut net = Net::new();
+    let syn = net.up(0, &v6(client(), server6(), 6, 40000, 443, 0x02, b""));
+    let t = read4(&syn).sport;
+    net.down(0, &v4(SERVER, POOL, 6, 443, t, 0x12, b""));
+    let gso = xlat::Offload {
+        partial_checksum: true,
+        segment_size: 1440,
+    };
+    // 6 -> 4: 30,000 bytes as one packet, the port mapped, the partial
+    // checksum now the IPv4 pseudo-header's.
+    let data: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();
+    let mut up = v6(client(), server6(), 6, 40000, 443, 0x10, &data);
+    let len = up.len() - 40;
+    make_partial(&mut up, 40, &pseudo6(client(), server6(), len, 6));
+    let e = net
+        .nat
+        .handle_v6_offload(Instant::from_secs(1), &up, gso, &mut net.out);
+    let Emit::V4 {
+        len,
+        chunk,
+        reply: None,
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((len, chunk), (20 + 20 + 30_000, len));
+    let mut p = net.out[..len].to_vec();
+    assert_eq!(p[6] & 0x40, 0x40, "DF, for segments of 1480 bytes");
+    complete(&mut p, 20);
+    let seen = read4(&p);
+    assert_eq!((seen.sport, seen.dport, seen.data.len()), (t, 443, 30_000));
+    // 4 -> 6 the same.
+    let mut down = v4(SERVER, POOL, 6, 443, t, 0x10, &data);
+    let len = down.len() - 20;
+    make_partial(&mut down, 20, &pseudo4(SERVER, POOL, len, 6));
+    let e = net
+        .nat
+        .handle_v4_offload(Instant::from_secs(1), &down, gso, &mut net.out);
+    let Emit::V6 {
+        len, reply: None, ..
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    let mut p = net.out[..len].to_vec();
+    complete(&mut p, 40);
+    let seen = read6(&p);
+    assert_eq!((seen.dport, seen.data), (40000, data.clone()));
+    assert_eq!(net.nat.state().stats().sessions, 1);
+    // Segments too big for IPv4, and a new flow's first packet with them:
+    // refused as Offload before anything is looked up or created.
+    let big = xlat::Offload {
+        partial_checksum: true,
+        segment_size: 1481,
+    };
+    let e = net
+        .nat
+        .handle_v6_offload(Instant::from_secs(2), &up, big, &mut net.out);
+    assert_eq!(e, Emit::Drop(Reason::Offload));
+    let mut other = v6(client(), server6(), 6, 40001, 443, 0x02, &data);
+    let len = other.len() - 40;
+    make_partial(&mut other, 40, &pseudo6(client(), server6(), len, 6));
+    let e = net
+        .nat
+        .handle_v6_offload(Instant::from_secs(2), &other, big, &mut net.out);
+    assert_eq!(e, Emit::Drop(Reason::Offload));
+    assert_eq!(net.nat.state().stats().sessions, 1, "nothing created");
+}
