@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use clap::Args;
 
+mod batch;
 mod config;
 mod device;
 mod engine_config;

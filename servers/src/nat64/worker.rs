@@ -16,6 +16,7 @@ use sixgate::nat64::{Emit, Nat64};
 use sixgate::rfc6052::{Nat64Prefix, NonGlobal};
 use tun_rs::{InterruptEvent, SyncDevice, VirtioNetHdr};
 
+use super::batch::{self, Writes};
 use super::config::Config;
 use super::engine_config::{self, Built, Clock};
 use super::metrics::{Counters, Dir, Snapshot};
@@ -53,9 +54,10 @@ pub(crate) fn run(
         (!config.allow_non_global && config.prefix.is_well_known()).then_some(config.prefix);
     let mut buf = vec![0u8; HDR + 65_536];
     let mut out = vec![0u8; MAX_OUTPUT];
-    let io = Io {
+    let mut io = Io {
         dev,
         vnet: dev.tcp_gso(),
+        writes: Writes::default(),
     };
     let mut split = Split::default();
     let mut c = Counters::default();
@@ -73,32 +75,48 @@ pub(crate) fn run(
         match dev.recv_intr_timeout(&mut buf, &shared.stop, Some(wait)) {
             Ok(n) => {
                 read_errors = 0;
-                let frame = buf.get_mut(..n).unwrap_or_default();
-                let mut path = Path {
-                    nat: &mut nat,
-                    clock: &clock,
-                    scope,
-                    out: &mut out,
-                    io,
-                    c: &mut c,
-                };
-                let dropped = if io.vnet {
-                    path.read_offload(frame, &mut split)
-                } else {
-                    path.c.count_read(frame);
-                    path.handle(frame, Offload::NONE, VirtioNetHdr::default())
-                        .dropped()
-                };
-                transmit(&mut nat, &mut out, io, &mut c);
-                // Counted always; logged at debug level at most once a second.
-                if let Some(reason) = dropped {
-                    if last_drop_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                        tracing::debug!(
-                            "dropped a packet: {reason} (more this second only counted)"
-                        );
-                        last_drop_log = Some(StdInstant::now());
+                let mut n = n;
+                // Drain what the device has ready (non-blocking reads) before
+                // the batch of writes goes out.
+                for more in 1..=batch::READS {
+                    let frame = buf.get_mut(..n).unwrap_or_default();
+                    let mut path = Path {
+                        nat: &mut nat,
+                        clock: &clock,
+                        scope,
+                        out: &mut out,
+                        io: &mut io,
+                        c: &mut c,
+                    };
+                    let dropped = if path.io.vnet {
+                        path.read_offload(frame, &mut split)
+                    } else {
+                        path.c.count_read(frame);
+                        path.handle(frame, Offload::NONE, VirtioNetHdr::default())
+                            .dropped()
+                    };
+                    transmit(&mut nat, &mut out, &mut io, &mut c);
+                    // Counted always; logged at debug level at most once a
+                    // second.
+                    if let Some(reason) = dropped {
+                        if last_drop_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            tracing::debug!(
+                                "dropped a packet: {reason} (more this second only counted)"
+                            );
+                            last_drop_log = Some(StdInstant::now());
+                        }
+                    }
+                    if more == batch::READS {
+                        break;
+                    }
+                    // Any error (nothing ready, most often) ends the batch;
+                    // the next blocking read reports a real one.
+                    match dev.recv(&mut buf) {
+                        Ok(m) => n = m,
+                        Err(_) => break,
                     }
                 }
+                io.writes.flush(dev, &mut c);
             }
             Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {
@@ -124,7 +142,8 @@ pub(crate) fn run(
         let now = clock.now();
         if nat.poll_timeout().is_some_and(|t| t <= now) {
             nat.handle_timeout(now);
-            transmit(&mut nat, &mut out, io, &mut c);
+            transmit(&mut nat, &mut out, &mut io, &mut c);
+            io.writes.flush(dev, &mut c);
         }
         while let Some(e) = nat.poll_event() {
             if let Some(l) = engine_config::limit_name(&e) {
@@ -166,19 +185,27 @@ fn write_log(log: &LogSink, lines: &mut String) {
     lines.clear();
 }
 
-/// The device and whether its packets carry a `virtio_net_hdr`.
-#[derive(Clone, Copy)]
+/// The device, whether its packets carry a `virtio_net_hdr`, and the
+/// writes waiting for the end of the batch.
 struct Io<'a> {
     dev: &'a SyncDevice,
     vnet: bool,
+    writes: Writes,
 }
 
 impl Io<'_> {
-    /// Writes `packet` (behind `hdr` with offloads on), counted.
-    fn send(self, to: Dir, hdr: VirtioNetHdr, packet: &[u8], c: &mut Counters) {
-        match offload::send(self.dev, self.vnet, hdr, packet) {
-            Ok(()) => c.count_out(to, packet.len()),
-            Err(_) => c.io_errors += 1,
+    /// Writes `packet` (behind `hdr` with offloads on), counted: a plain
+    /// packet joins the batch; one with offloads of its own goes at once,
+    /// after the batch, so a flow keeps its order.
+    fn send(&mut self, to: Dir, hdr: VirtioNetHdr, packet: &[u8], c: &mut Counters) {
+        c.count_out(to, packet.len());
+        if hdr.flags == 0 && hdr.gso_type == 0 {
+            self.writes.push(self.dev, packet, c);
+            return;
+        }
+        self.writes.flush(self.dev, c);
+        if offload::send(self.dev, self.vnet, hdr, packet).is_err() {
+            c.io_errors += 1;
         }
     }
 }
@@ -187,7 +214,7 @@ impl Io<'_> {
 /// simultaneous open, Port Unreachables for expired stored SYNs) to the
 /// device; called after every `handle_*` and `handle_timeout`. Bounded by
 /// the engine's queue (`MAX_PENDING`).
-fn transmit(nat: &mut Nat64, out: &mut [u8], io: Io<'_>, c: &mut Counters) {
+fn transmit(nat: &mut Nat64, out: &mut [u8], io: &mut Io<'_>, c: &mut Counters) {
     while let Some(emit) = nat.poll_transmit(out) {
         let to = match emit {
             Emit::V4 { .. } => Dir::V4,
@@ -226,16 +253,16 @@ impl Handled {
 
 /// What a packet goes through: the engine, the clock, the scope rule, the
 /// output buffer, the device and the counters.
-struct Path<'a> {
+struct Path<'a, 'd> {
     nat: &'a mut Nat64,
     clock: &'a Clock,
     scope: Option<Nat64Prefix>,
     out: &'a mut [u8],
-    io: Io<'a>,
+    io: &'a mut Io<'d>,
     c: &'a mut Counters,
 }
 
-impl Path<'_> {
+impl Path<'_, '_> {
     /// One read from a device with offloads: `virtio_net_hdr` and packet.
     /// Translated whole when the engine can keep its offloads, else cut and
     /// checksummed here and translated packet by packet.
