@@ -1033,6 +1033,117 @@ fn simultaneous_open_with_a_cut_stored_syn_waits_for_the_retransmission() {
     );
 }
 
+/// Two engines over two shards of one state, as a gateway with two workers
+/// runs them: hosts A and B in different shards hairpin to each other's
+/// pool4 mappings. B's engine translates to IPv4 (its half), A's engine
+/// (which owns A's port) translates back to IPv6, and the same for the
+/// answer.
+#[test]
+fn hairpinning_across_shards() {
+    use sixgate::nat64::shard::{owner_v4, owner_v6, Owner};
+
+    let mut s = settings();
+    s.shards = 2;
+    s.shard_key = 5;
+    let config = state::Config::new(s).unwrap();
+    let mut shards: Vec<Nat64> = (0..2)
+        .map(|i| {
+            Nat64::new(
+                xlat::Config::default(),
+                config.for_shard(i).unwrap(),
+                9 + i as u64,
+            )
+        })
+        .collect();
+    let mut out = vec![0; MAX_OUTPUT];
+    // Two customers in different shards.
+    let a: Ipv6Addr = "2001:db8:1::10".parse().unwrap();
+    let b = (2..200u16)
+        .map(|n| Ipv6Addr::new(0x2001, 0xdb8, n, 0, 0, 0, 0, 0x20))
+        .find(|&b| config.shard_of_v6_source(b) != config.shard_of_v6_source(a))
+        .unwrap();
+    let (sa, sb) = (config.shard_of_v6_source(a), config.shard_of_v6_source(b));
+    let now = Instant::from_secs(1);
+
+    // A talks to the world first, through its own shard.
+    let pa = v6(a, server6(), 17, 7000, 53, 0, b"hi");
+    assert_eq!(owner_v6(&config, &pa), Owner::Shard(sa));
+    let Emit::V4 { len, .. } = shards[sa].handle_v6(now, &pa, &mut out) else {
+        panic!()
+    };
+    let a_port = read4(&out[..len]).sport;
+    assert_eq!(config.shard_of_v4(Protocol::Udp, POOL, a_port), Some(sa));
+
+    // B sends to A's mapping: B's shard gives the IPv4 half ...
+    let a_as_seen = Nat64Prefix::WELL_KNOWN.embed(POOL);
+    let pb = v6(b, a_as_seen, 17, 8000, a_port, 0, b"hairpin");
+    assert_eq!(owner_v6(&config, &pb), Owner::Shard(sb));
+    let e = shards[sb].handle_v6(now, &pb, &mut out);
+    let Emit::V4 {
+        len,
+        chunk,
+        reply: None,
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(len, chunk);
+    let half = out[..len].to_vec();
+    let seen = read4(&half);
+    assert_eq!((seen.dst, seen.dport), (POOL, a_port));
+    assert_eq!(seen.src, POOL);
+    let b_port = seen.sport;
+    assert_eq!(config.shard_of_v4(Protocol::Udp, POOL, b_port), Some(sb));
+    // ... which belongs to A's shard, and comes out there as IPv6 to A.
+    assert_eq!(owner_v4(&config, &half), Owner::Shard(sa));
+    let e = shards[sa].handle_hairpin_v4(now, &half, &mut out);
+    let Emit::V6 {
+        len, reply: None, ..
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    let seen = read6(&out[..len]);
+    assert_eq!((seen.dst, seen.dport), (a, 7000));
+    assert_eq!((seen.src, seen.sport), (a_as_seen, b_port));
+    assert_eq!(seen.data, b"hairpin");
+    assert_eq!(out[7], 62, "two translations, two hops");
+
+    // A answers B's mapping: the same the other way round.
+    let back = v6(a, a_as_seen, 17, 7000, b_port, 0, b"answer");
+    let Emit::V4 { len, .. } = shards[sa].handle_v6(now, &back, &mut out) else {
+        panic!()
+    };
+    let half = out[..len].to_vec();
+    assert_eq!(owner_v4(&config, &half), Owner::Shard(sb));
+    let Emit::V6 { len, .. } = shards[sb].handle_hairpin_v4(now, &half, &mut out) else {
+        panic!()
+    };
+    let seen = read6(&out[..len]);
+    assert_eq!((seen.dst, seen.dport), (b, 8000));
+    assert_eq!((seen.src, seen.sport), (a_as_seen, a_port));
+    assert_eq!(seen.data, b"answer");
+
+    // A hairpin to a port nobody holds is dropped in its owner's shard.
+    let stray = v6(b, a_as_seen, 17, 8000, a_port ^ 0x100, 0, b"x");
+    if let Emit::V4 { len, .. } = shards[sb].handle_v6(now, &stray, &mut out) {
+        let half = out[..len].to_vec();
+        let Owner::Shard(o) = owner_v4(&config, &half) else {
+            panic!()
+        };
+        assert!(matches!(
+            shards[o].handle_hairpin_v4(now, &half, &mut out),
+            Emit::Drop(_)
+        ));
+    }
+    // Handed to handle_v4 instead (a gateway that got it wrong), it is a
+    // loop: dropped.
+    assert!(matches!(
+        shards[sa].handle_v4(now, &half, &mut out),
+        Emit::Drop(_)
+    ));
+}
+
 /// `p`'s TCP or UDP checksum made partial (the pseudo-header's sum), as
 /// Linux hands it over with offloads; `ihl` is the IP header's length.
 fn make_partial(p: &mut [u8], ihl: usize, pseudo: &[u8]) {

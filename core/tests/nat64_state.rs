@@ -1548,3 +1548,137 @@ fn durations_documented() {
     assert_eq!(TCP_INCOMING_SYN, Duration::from_secs(6));
     assert_eq!(ICMP_DEFAULT, Duration::from_secs(60));
 }
+
+/// A state split into `shards` shards, with a static entry.
+fn sharded(shards: u16, block_size: u16, key: u64) -> Config {
+    let mut s = Settings::new(PREFIX, pool_all(0..=65535));
+    s.block_size = block_size;
+    s.shards = shards;
+    s.shard_key = key;
+    s.statics = vec![StaticBib {
+        proto: Protocol::Tcp,
+        v6: Transport6::new("2001:db8:9::80".parse().unwrap(), 80),
+        v4: Transport4::new(POOL, 8080),
+    }];
+    Config::new(s).unwrap()
+}
+
+#[test]
+fn shards_split_the_pool_and_the_totals() {
+    let one = sharded(1, 1024, 1);
+    let four = sharded(4, 1024, 1);
+    assert_eq!((one.shards(), one.shard()), (1, 0));
+    assert_eq!(four.shards(), 4);
+    let free: Vec<usize> = (0..4)
+        .map(|i| Nat64State::new(four.for_shard(i).unwrap(), 3).free_blocks(Protocol::Udp))
+        .collect();
+    // 63 UDP blocks (1024-65535; none fits below 1024 without port 0),
+    // numbered 0 to 62, shard i taking the numbers i modulo 4.
+    assert_eq!(free, [16, 16, 16, 15]);
+    assert_eq!(
+        Nat64State::new(one.clone(), 3).free_blocks(Protocol::Udp),
+        63
+    );
+    // The static entry's block is reserved in every shard; the entry lives
+    // in the shard of its IPv6 side only.
+    let owner = four.shard_of_v6_source("2001:db8:9::80".parse().unwrap());
+    assert_eq!(four.shard_of_v4(Protocol::Tcp, POOL, 8080), Some(owner));
+    let tcp_free: usize = (0..4)
+        .map(|i| Nat64State::new(four.for_shard(i).unwrap(), 3).free_blocks(Protocol::Tcp))
+        .sum();
+    assert_eq!(tcp_free, 62);
+    for i in 0..4 {
+        let st = Nat64State::new(four.for_shard(i).unwrap(), 3);
+        let found = st
+            .bib_v6(Protocol::Tcp, Transport4::new(POOL, 8080))
+            .is_some();
+        assert_eq!(found, i == owner, "shard {i}");
+    }
+    // Totals are split (rounded up): 1,000,000 sessions → 250,000 each.
+    let mut s = Settings::new(PREFIX, pool_all(1024..=65535));
+    s.shards = 3;
+    s.max_sessions = 10;
+    s.max_bibs = 10;
+    s.max_stored_syns = 5;
+    s.max_sessions_per_customer = 4;
+    let mut st = Nat64State::new(Config::new(s).unwrap(), 1);
+    // The per-customer limit stays exact: one customer gets its 4 (below
+    // the shard's ceil(10 / 3) = 4 sessions).
+    let (_, sv) = server(7, 53);
+    for p in 0..6u16 {
+        let _ = st.handle_outbound(at(0), &Tuple6::new(Protocol::Udp, host(1, 2000 + p), sv));
+    }
+    assert_eq!(st.stats().sessions, 4);
+    let mut s = Settings::new(PREFIX, pool_all(1024..=65535));
+    s.shards = 0;
+    assert_eq!(
+        Config::new(s).unwrap_err().to_string(),
+        "shards 0 must be between 1 and 256"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Every block a shard hands out is one `shard_of_v4` gives that
+    /// shard; every address of a /64 is in the /64's shard; one shard is
+    /// the unsharded state.
+    #[test]
+    fn shards_hand_out_only_their_own_blocks(
+        shards in 1u16..9,
+        key in any::<u64>(),
+        seed in any::<u64>(),
+        hosts in prop::collection::vec((any::<u16>(), any::<u64>(), 1u16..65535, 0usize..3), 1..60),
+    ) {
+        let config = sharded(shards, 256, key);
+        let mut states: Vec<Nat64State> = (0..usize::from(shards))
+            .map(|i| Nat64State::new(config.for_shard(i).unwrap(), seed))
+            .collect();
+        let (_, sv) = server(7, 53);
+        for (n, iid, port, proto) in hosts {
+            let proto = Protocol::ALL[proto];
+            let addr = Ipv6Addr::from((u128::from(0x2001_0db8_0000_0000u64 | u64::from(n)) << 64) | u128::from(iid));
+            let shard = config.shard_of_v6_source(addr);
+            prop_assert!(shard < usize::from(shards));
+            // Any other address of the /64: the same shard.
+            let other = Ipv6Addr::from((u128::from(addr) & !u128::from(u64::MAX)) | u128::from(iid.rotate_left(7) ^ 1));
+            prop_assert_eq!(config.shard_of_v6_source(other), shard);
+            let flags = if proto == Protocol::Tcp { TcpFlags::SYN } else { TcpFlags(0) };
+            let t = Tuple6::new(proto, Transport6::new(addr, port), sv).with_flags(flags);
+            if let Outbound::Translate { src, .. } = states[shard].handle_outbound(at(1), &t) {
+                prop_assert_eq!(config.shard_of_v4(proto, src.addr, src.port), Some(shard));
+            }
+            while let Some(e) = states[shard].poll_event() {
+                if let Event::BlockAllocated { proto, addr, first, last, .. } = e {
+                    for p in [first, last] {
+                        prop_assert_eq!(config.shard_of_v4(proto, addr, p), Some(shard));
+                    }
+                }
+            }
+        }
+        for st in &states {
+            prop_assert!(st.check_invariants().is_ok());
+        }
+    }
+
+    /// With one shard, the state makes the same choices as an unsharded
+    /// one (whatever the shard key).
+    #[test]
+    fn one_shard_is_the_unsharded_state(
+        key in any::<u64>(),
+        seed in any::<u64>(),
+        hosts in prop::collection::vec((0u16..64, 1u16..65535), 1..40),
+    ) {
+        let mut plain = Nat64State::new(Config::new(settings()).unwrap(), seed);
+        let mut s = settings();
+        s.shards = 1;
+        s.shard_key = key;
+        let mut one = Nat64State::new(Config::new(s).unwrap(), seed);
+        let (_, sv) = server(7, 53);
+        for (h, port) in hosts {
+            let t = Tuple6::new(Protocol::Udp, host(h, port), sv);
+            prop_assert_eq!(plain.handle_outbound(at(1), &t), one.handle_outbound(at(1), &t));
+        }
+        prop_assert_eq!(events(&mut plain), events(&mut one));
+    }
+}

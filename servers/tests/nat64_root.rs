@@ -959,7 +959,10 @@ fn a_flood_of_new_flows_stays_within_max_sessions() {
         return;
     }
     let net = Net::new();
-    let _gw = net.gateway(&["--setup", "--max-sessions", "100"]);
+    // One worker: the total is one engine's (with N workers each shard
+    // gets a share, and one client /64 lives in one shard; see
+    // two_workers_split_the_total_limits).
+    let _gw = net.gateway(&["--setup", "--max-sessions", "100", "--workers", "1"]);
     // Neighbour discovery first: the kernel queues only a few packets for
     // an unresolved neighbour.
     let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5353"]);
@@ -1198,6 +1201,304 @@ fn fragmented_datagrams_both_ways() {
     );
     let held = "sixgate_nat64_fragments_held_total";
     assert!(net.wait_metric(held, 3, |v| v >= 4) >= 4, "{held}");
+}
+
+// ---------------------------------------------------------------------------
+// Two workers (`--workers 2`): a TUN queue and an engine shard each.
+
+/// Gives the client `n` more addresses, each in its own /64
+/// (2001:db8:K::10 for K = 2..n+1), on-link to the gateway; returns them
+/// with the first one (2001:db8:1::10).
+fn add_sources(net: &Net, n: u16) -> Vec<String> {
+    let mut all = vec![CLIENT.to_owned()];
+    for k in 2..n + 2 {
+        let c = format!("2001:db8:{k:x}::10/64");
+        let g = format!("2001:db8:{k:x}::1/64");
+        ip(&["-n", &net.client, "addr", "add", &c, "dev", "c0", "nodad"]);
+        ip(&["-n", &net.gateway, "addr", "add", &g, "dev", "g0", "nodad"]);
+        all.push(format!("2001:db8:{k:x}::10"));
+    }
+    all
+}
+
+/// A TCP server on 198.51.100.2:9100: reads `SIZE SEED\n`, sends SIZE
+/// bytes of the seed's pattern; one thread per connection; exits after 60
+/// s without a connection.
+const PATTERN_SERVER_PY: &str = r#"
+import socket, threading
+def block(seed):
+    return bytes((seed * 131 + i * 7) % 251 for i in range(4096))
+def serve(c):
+    try:
+        c.settimeout(20)
+        line = b""
+        while not line.endswith(b"\n"):
+            d = c.recv(100)
+            if not d:
+                return
+            line += d
+        size, seed = map(int, line.split())
+        b = block(seed)
+        sent = 0
+        while sent < size:
+            n = min(len(b), size - sent)
+            c.sendall(b[:n]); sent += n
+    finally:
+        c.close()
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.51.100.2", 9100)); s.listen(512); s.settimeout(60)
+print("ready", flush=True)
+while True:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        break
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// `SERVER SIZE PER SRC...`: PER concurrent downloads of SIZE bytes from
+/// each source at once, every byte checked against its seed's pattern;
+/// prints `ok N` or the failures.
+const PATTERN_CLIENT_PY: &str = r#"
+import socket, sys, threading
+server, size, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sources = sys.argv[4:]
+def block(seed):
+    return bytes((seed * 131 + i * 7) % 251 for i in range(4096))
+bad = []
+good = []
+def one(src, seed):
+    try:
+        want = (block(seed) * (size // 4096 + 1))[:size]
+        c = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        c.settimeout(15)
+        c.bind((src, 0))
+        c.connect((server, 9100))
+        c.sendall(b"%d %d\n" % (size, seed))
+        got = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            if d != want[got:got + len(d)]:
+                bad.append((src, seed, "bytes differ at %d" % got)); return
+            got += len(d)
+        if got != size:
+            bad.append((src, seed, "got %d" % got)); return
+        good.append(seed)
+    except Exception as e:
+        bad.append((src, seed, repr(e)))
+ts = []
+for i, src in enumerate(sources):
+    for k in range(per):
+        t = threading.Thread(target=one, args=(src, i * per + k))
+        t.start(); ts.append(t)
+for t in ts:
+    t.join()
+print("ok %d" % len(good) if not bad else "bad %r" % bad[:5])
+"#;
+
+/// `SERVER SRC...`: four UDP flows from each source to the echo server,
+/// each answer checked (the pool4 address, the datagram); prints `ok N`
+/// or the failures.
+const UDP_SOURCES_PY: &str = r#"
+import socket, sys
+server, sources = sys.argv[1], sys.argv[2:]
+ok, bad = 0, []
+for src in sources:
+    for k in range(4):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind((src, 0)); s.settimeout(1)
+        msg = ("%s-%d" % (src, k)).encode()
+        d = None
+        for attempt in range(3):
+            s.sendto(msg, (server, 5300))
+            try:
+                d = s.recv(2000); break
+            except socket.timeout:
+                pass
+        if d is not None and d.startswith(b"203.0.113.1:") and d.endswith(b" " + msg):
+            ok += 1
+        else:
+            bad.append((src, k, d))
+print("ok %d" % ok if not bad else "bad %r" % bad[:5])
+"#;
+
+/// `SERVER POOL6 A B...`: A opens a UDP mapping through the echo server
+/// (which says its pool4 port); then each B sends to A's mapping under the
+/// prefix (a hairpin), A answers to where it came from, and B checks the
+/// answer; prints `ok N` or the failures.
+const HAIRPIN_PY: &str = r#"
+import socket, sys
+server, pool6, a_src, bs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+a = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+a.bind((a_src, 0)); a.settimeout(2)
+a.sendto(b"hi", (server, 5300))
+d = a.recv(2000)
+port = int(d.split(b" ")[0].split(b":")[1])
+a.settimeout(1)
+ok, bad = 0, []
+for b_src in bs:
+    b = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    b.bind((b_src, 0)); b.settimeout(1)
+    msg = b_src.encode()
+    answer = None
+    for attempt in range(3):
+        b.sendto(msg, (pool6, port))
+        try:
+            d, peer = a.recvfrom(2000)
+        except socket.timeout:
+            continue
+        if d != msg or peer[0] != pool6:
+            continue
+        a.sendto(b"re:" + d, peer)
+        try:
+            answer = b.recv(2000); break
+        except socket.timeout:
+            pass
+    if answer == b"re:" + msg:
+        ok += 1
+    else:
+        bad.append((b_src, answer))
+print("ok %d" % ok if not bad else "bad %r" % bad[:5])
+"#;
+
+fn packets_in(net: &Net) -> u64 {
+    net.metric("sixgate_nat64_packets_total{dir=\"in\",family=\"ipv6\"}")
+        + net.metric("sixgate_nat64_packets_total{dir=\"in\",family=\"ipv4\"}")
+}
+
+#[test]
+fn two_workers_carry_many_tcp_downloads_from_several_sources() {
+    if !runnable("two_workers_carry_many_tcp_downloads_from_several_sources") {
+        return;
+    }
+    let net = Net::new();
+    let sources = add_sources(&net, 7);
+    let gw = net.gateway(&["--setup", "--workers", "2"]);
+    assert_eq!(net.metric("sixgate_nat64_workers"), 2);
+    let _srv = net.python_server(&net.server, PATTERN_SERVER_PY, &[]);
+    // Neighbour discovery first (the kernel queues few packets for an
+    // unresolved neighbour).
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5353"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    // 8 sources (8 customer /64s) x 6 concurrent downloads of 200 kB.
+    let mut args = vec![SERVER6, "200000", "6"];
+    args.extend(sources.iter().map(String::as_str));
+    let out = net.python(&net.client, PATTERN_CLIENT_PY, &args);
+    assert_eq!(text(&out).trim(), "ok 48", "{}", net.stderr());
+    thread::sleep(Duration::from_millis(500));
+    let handoffs = net.metric("sixgate_nat64_handoffs_total");
+    let packets = packets_in(&net);
+    eprintln!("two workers: {handoffs} handoffs of {packets} packets in");
+    // 9.6 MB: over 6,500 packets of 1500 bytes each way without offloads;
+    // with them (the default) a TCP super-packet is one read.
+    assert!(packets > 2_000, "{packets} packets");
+    // The kernel brings a flow's packets to the queue its owner wrote on:
+    // only the first packets of a flow are handed over.
+    assert!(
+        handoffs * 20 < packets,
+        "{handoffs} handoffs of {packets} packets"
+    );
+    assert_eq!(net.metric("sixgate_nat64_handoff_drops_total"), 0);
+    assert_eq!(
+        net.metric("sixgate_nat64_dropped_total{reason=\"handoff_full\"}"),
+        0
+    );
+    // One block per customer /64 (TCP), whichever shard it is in.
+    let log = wait_log(&net, " NAT64 port block", 2);
+    for src in &sources {
+        let net64 = format!("{}/64", src.trim_end_matches("10"));
+        assert!(log.contains(&net64), "no block for {net64}:\n{log}");
+    }
+    drop(gw);
+}
+
+#[test]
+fn two_workers_carry_udp_and_hairpins_from_several_sources() {
+    if !runnable("two_workers_carry_udp_and_hairpins_from_several_sources") {
+        return;
+    }
+    let net = Net::new();
+    let sources = add_sources(&net, 7);
+    let _gw = net.gateway(&["--setup", "--workers", "2"]);
+    let _echo = net.python_server(&net.server, UDP_ECHO_PY, &[]);
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5353"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    let mut args = vec![SERVER6];
+    args.extend(sources.iter().map(String::as_str));
+    let out = net.python(&net.client, UDP_SOURCES_PY, &args);
+    assert_eq!(text(&out).trim(), "ok 32", "{}", net.stderr());
+    // Hairpins between customers: with 7 other /64s some are in the other
+    // shard but for a 1 in 128 chance (the shard hash is keyed per run);
+    // every one must get through either way.
+    let mut args = vec![SERVER6, ICMP_SOURCE6];
+    args.extend(sources.iter().map(String::as_str));
+    let out = net.python(&net.client, HAIRPIN_PY, &args);
+    assert_eq!(text(&out).trim(), "ok 7", "{}", net.stderr());
+}
+
+#[test]
+fn two_workers_split_the_total_limits() {
+    if !runnable("two_workers_split_the_total_limits") {
+        return;
+    }
+    let net = Net::new();
+    let _gw = net.gateway(&["--setup", "--max-sessions", "100", "--workers", "2"]);
+    let _echo = net.python_server(&net.server, UDP_ECHO_PY, &[]);
+    let out = net.python(&net.client, PING6_PY, &[SERVER6, "64", "5353"]);
+    assert_eq!(text(&out).trim(), format!("reply {SERVER6}"));
+    let out = net.python(&net.client, UDP_FLOOD_PY, &[SERVER6, "200"]);
+    assert_eq!(text(&out).trim(), "opened 200");
+    // One client /64, one shard: half of the 100 sessions.
+    let sessions = net.wait_metric("sixgate_nat64_sessions", 5, |v| v >= 50);
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(net.metric("sixgate_nat64_sessions"), 50, "{sessions}");
+}
+
+#[test]
+fn check_shows_the_workers() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "nat64",
+            "--check",
+            "--prefix",
+            "2001:db8:64::/96",
+            "--pool4",
+            "192.0.2.1",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_sixgate"))
+            .args(&args)
+            .output()
+            .expect("run sixgate")
+    };
+    let out = run(&["--workers", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "  workers: 3 (set; a TUN queue and an engine shard each, total limits split 3 ways)"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["--workers", "1"]);
+    assert!(
+        text(&out).contains("  workers: 1 (set; one TUN queue, one engine)"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--workers \"0\": workers 0 must be between 1 and 64"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&[]);
+    assert!(text(&out).contains("  workers: "), "{}", text(&out));
+    assert!(text(&out).contains("one per CPU"), "{}", text(&out));
 }
 
 /// A TCP sink on the server: per connection, reads to the end and answers

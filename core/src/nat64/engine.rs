@@ -212,7 +212,11 @@ impl Nat64 {
                     .get(16..20)
                     .and_then(|b| <[u8; 4]>::try_from(b).ok())
                     .map(Ipv4Addr::from);
-                if !dst.is_some_and(|d| self.state.config().is_pool4(d)) {
+                // Sharded, a hairpin the state did not finish belongs to
+                // another shard: the IPv4 packet goes out for its
+                // `handle_hairpin_v4`.
+                let elsewhere = hairpin.is_none() && self.state.config().shards() > 1;
+                if elsewhere || !dst.is_some_and(|d| self.state.config().is_pool4(d)) {
                     return Emit::V4 {
                         len,
                         chunk: len,
@@ -322,6 +326,53 @@ impl Nat64 {
                 reply: Some(reason),
             },
             Outcome::Drop(reason) => Emit::Drop(reason),
+        }
+    }
+
+    /// The second half of a hairpinned packet (RFC 6146 §3.8) that another
+    /// shard's engine began: with the state split into shards
+    /// ([`state::Settings::shards`]), an IPv6 packet to a pool4 transport
+    /// address this engine's shard does not own comes out of
+    /// [`handle_v6`](Self::handle_v6) as an [`Emit::V4`] to that pool4
+    /// address; the gateway gives it to the owning shard
+    /// ([`state::Config::shard_of_v4`] of its destination), whose engine
+    /// translates it here back to IPv6 as its own hairpin would. Fragments
+    /// are reassembled first. An ICMP error about it would go to the pool
+    /// itself, so it is dropped instead, as within one engine.
+    pub fn handle_hairpin_v4(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
+        let emit = self.hairpin_v4(now, packet, out);
+        self.absorb(now);
+        emit
+    }
+
+    fn hairpin_v4(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
+        let whole;
+        let flags = xlat::wire::be16(packet, 6).unwrap_or(0);
+        let packet = if flags & 0x3fff != 0 {
+            match self.frag.add_v4(now, packet) {
+                None => packet,
+                Some(Ok(w)) => {
+                    whole = w;
+                    &whole[..]
+                }
+                Some(Err(r)) => return Emit::Drop(r),
+            }
+        } else {
+            packet
+        };
+        let mut map = StateMapping::new(&mut self.state, now).with_hairpin_from_shard();
+        match self.xlat.translate_4to6(&mut map, packet, out) {
+            Outcome::Translated { len } => Emit::V6 {
+                len,
+                chunk: len,
+                reply: None,
+            },
+            Outcome::Fragmented { len, chunk } => Emit::V6 {
+                len,
+                chunk,
+                reply: None,
+            },
+            Outcome::Reply { reason, .. } | Outcome::Drop(reason) => Emit::Drop(reason),
         }
     }
 

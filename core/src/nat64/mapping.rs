@@ -55,6 +55,9 @@ pub struct StateMapping<'a> {
     /// on its second pass (4 → 6); taken by the next forwarded
     /// [`map_4to6`](Mapping::map_4to6).
     hairpin: Option<Flow<Ipv6Addr>>,
+    /// The packet is the second half of a hairpin another shard began:
+    /// forwarded packets go through [`Nat64State::handle_hairpin_inbound`].
+    from_shard: bool,
 }
 
 impl<'a> StateMapping<'a> {
@@ -65,7 +68,16 @@ impl<'a> StateMapping<'a> {
             now,
             packet: &[],
             hairpin: None,
+            from_shard: false,
         }
+    }
+
+    /// For the second half of a hairpinned packet whose first half another
+    /// shard translated (its IPv4 form, from a pool4 address to one this
+    /// shard owns): see [`Nat64State::handle_hairpin_inbound`].
+    pub fn with_hairpin_from_shard(mut self) -> Self {
+        self.from_shard = true;
+        self
     }
 
     /// With the IPv4 packet being translated, which
@@ -213,7 +225,12 @@ impl Mapping for StateMapping<'_> {
             }
         }
         let t = Tuple4::new(proto, src, dst).with_flags(TcpFlags(meta.tcp_flags));
-        match st.handle_inbound(self.now, &t, self.packet) {
+        let verdict = if self.from_shard {
+            st.handle_hairpin_inbound(self.now, &t)
+        } else {
+            st.handle_inbound(self.now, &t, self.packet)
+        };
+        match verdict {
             Inbound::Translate { src, dst } => Ok(Flow {
                 proto: f.proto,
                 src: src.addr,

@@ -7,11 +7,13 @@
 //! | [`StateMapping`] | [`state::Nat64State`] as the translator's [`xlat::Mapping`]: forwarded packets through the state machine, quoted packets through read-only lookups | RFC 6146 §3.5, §3.5.3 |
 //! | [`Nat64`] | the engine: `handle_v6(now, packet, out)`, `handle_v4`, `handle_timeout(now)`, `poll_timeout()`, `poll_transmit(out)` (probes, stored-SYN outcomes), `poll_event()`; hairpinning | RFC 6146 §3.8, §3.5.2.2 |
 //! | [`frag`] | fragment reassembly before the stateful lookup, bounded in datagrams, bytes and time | RFC 6146 §3.4, RFC 791, RFC 8200 §4.5, RFC 5722 |
+//! | [`shard`] | which shard of a sharded state (one engine per worker) owns a packet: IPv6 by the source /64, IPv4 by the pool4 port block | RFC 6146 §3.5 |
 //! | [`xlat`] | stateless IP/ICMP translation of one packet: header fields, fragments, ICMP tables, checksums, MTU; addresses and ports come from a [`xlat::Mapping`] | RFC 7915, RFC 6052, RFC 4884, RFC 1191, RFC 8021 |
 //!
 mod engine;
 pub mod frag;
 mod mapping;
+pub mod shard;
 pub mod state;
 pub mod xlat;
 

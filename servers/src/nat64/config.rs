@@ -22,6 +22,12 @@ pub(crate) const DEFAULT_TUN: &str = "nat64";
 /// The most `pool4` entries.
 const MAX_POOL4: usize = 64;
 
+/// The most workers (`workers`, `--workers`).
+pub(crate) const MAX_WORKERS: u16 = 64;
+
+/// The most workers chosen by default (one per CPU up to this).
+pub(crate) const DEFAULT_MAX_WORKERS: u16 = 16;
+
 /// One `pool4` entry: addresses, and the ports bindings use on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pool4 {
@@ -133,6 +139,9 @@ pub(crate) struct Config {
     pub(crate) metrics: Option<SocketAddr>,
     /// TUN offloads (`IFF_VNET_HDR`, TCP super-packets kept whole).
     pub(crate) offload: bool,
+    /// Packet workers, each with a TUN queue and an engine shard; `None`:
+    /// one per CPU, at most [`DEFAULT_MAX_WORKERS`].
+    pub(crate) workers: Option<u16>,
 }
 
 impl Config {
@@ -157,7 +166,18 @@ impl Config {
             log: LogTarget::Stdout,
             metrics: None,
             offload: true,
+            workers: None,
         }
+    }
+
+    /// The number of workers: configured, else one per CPU
+    /// (`available_parallelism`), at most [`DEFAULT_MAX_WORKERS`].
+    pub(crate) fn workers(&self) -> u16 {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| u16::try_from(n.get()).unwrap_or(u16::MAX))
+                .clamp(1, DEFAULT_MAX_WORKERS)
+        })
     }
 
     /// The source of the ICMPv4 errors the translator sends: configured,
@@ -234,6 +254,22 @@ impl Flags {
 
 // ---------------------------------------------------------------------------
 // Value parsers, shared by both forms.
+
+/// A worker count, 1 to [`MAX_WORKERS`].
+pub(crate) fn parse_workers(s: &str) -> Result<u16, String> {
+    let n: u16 = s
+        .trim()
+        .parse()
+        .map_err(|_| "not a number of workers".to_owned())?;
+    check_workers(n)
+}
+
+fn check_workers(n: u16) -> Result<u16, String> {
+    if n == 0 || n > MAX_WORKERS {
+        return Err(format!("workers {n} must be between 1 and {MAX_WORKERS}"));
+    }
+    Ok(n)
+}
 
 /// A NAT64 prefix (RFC 6052 §2.2 lengths, u-octet zero).
 pub(crate) fn parse_prefix(s: &str) -> Result<Nat64Prefix, String> {
@@ -580,6 +616,7 @@ struct RawConfig {
     log: Option<RawLog>,
     metrics: Option<RawMetrics>,
     offload: Option<bool>,
+    workers: Option<Spanned<u16>>,
     #[serde(rename = "static")]
     statics: Option<Vec<RawStatic>>,
 }
@@ -749,6 +786,9 @@ fn build(loc: &Locator<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
                 p => LogTarget::File(PathBuf::from(p)),
             };
         }
+    }
+    if let Some(w) = &raw.workers {
+        c.workers = Some(check_workers(*w.get_ref()).map_err(|m| loc.err(w.span(), "workers", m))?);
     }
     if let Some(m) = &raw.metrics {
         c.metrics = Some(
@@ -1012,5 +1052,29 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("n.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn workers_key_and_flag() {
+        let base = "prefix = \"2001:db8:64::/96\"\npool4 = [\"192.0.2.1\"]\n";
+        let c = parse("n.toml", base).unwrap();
+        assert_eq!(c.workers, None);
+        assert!((1..=DEFAULT_MAX_WORKERS).contains(&c.workers()));
+        let c = parse("n.toml", &format!("{base}workers = 4\n")).unwrap();
+        assert_eq!((c.workers, c.workers()), (Some(4), 4));
+        for bad in ["0", "65"] {
+            let e = parse("n.toml", &format!("{base}workers = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                format!("n.toml:3: workers: workers {bad} must be between 1 and 64")
+            );
+        }
+        assert_eq!(parse_workers("16"), Ok(16));
+        assert_eq!(
+            parse_workers("two"),
+            Err("not a number of workers".to_owned())
+        );
     }
 }

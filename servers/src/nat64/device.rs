@@ -11,11 +11,58 @@ use tun_rs::{DeviceBuilder, SyncDevice};
 
 use super::config::Config;
 
-/// Opens the TUN device named in `config`, plain L3 without packet
-/// information, one queue, with offloads (a `virtio_net_hdr` in front of
-/// every packet; see [`super::offload`]) unless they are turned off; with
-/// `setup`, up and routed.
-pub(crate) fn open(config: &Config) -> anyhow::Result<SyncDevice> {
+/// Opens the TUN device named in `config` with one queue per worker
+/// (`IFF_MULTI_QUEUE` when more than one; each further queue is another
+/// descriptor attached to the device, `SyncDevice::try_clone`), plain L3
+/// without packet information, non-blocking, with offloads (a
+/// `virtio_net_hdr` in front of every packet; see [`super::offload`]; each
+/// queue gets them too) unless they are turned off; with `setup`, up and
+/// routed.
+///
+/// A device made by the operator without `multi_queue` cannot take more
+/// queues: with the worker count left to its default the gateway then
+/// runs one worker and says so; asked for more (`workers`, `--workers`),
+/// it fails with the command that makes a device that can.
+pub(crate) fn open_queues(config: &Config, workers: u16) -> anyhow::Result<Vec<SyncDevice>> {
+    let (first, multi) = match build(config, workers > 1) {
+        Ok(dev) => (dev, workers > 1),
+        Err(e) if workers > 1 && config.workers.is_none() => match build(config, false) {
+            Ok(dev) => {
+                tracing::warn!(
+                    "TUN device {:?} takes one queue only (made without multi_queue?): one worker instead of {workers}; \
+                     `ip tuntap add dev {} mode tun multi_queue` makes one that takes more ({e})",
+                    config.tun,
+                    config.tun
+                );
+                (dev, false)
+            }
+            Err(_) => return Err(open_error(config, workers, e)),
+        },
+        Err(e) => return Err(open_error(config, workers, e)),
+    };
+    let mut queues = Vec::with_capacity(usize::from(workers));
+    if multi {
+        for i in 1..workers {
+            let q = first
+                .try_clone()
+                .with_context(|| format!("opening queue {i} of TUN device {:?}", config.tun))?;
+            queues.push(q);
+        }
+    }
+    queues.insert(0, first);
+    for q in &queues {
+        // Interruptible reads need a non-blocking descriptor (tun-rs docs).
+        q.set_nonblocking(true)
+            .context("making the TUN descriptor non-blocking")?;
+    }
+    if config.setup {
+        setup_routes(config)?;
+    }
+    forwarding_warnings();
+    Ok(queues)
+}
+
+fn build(config: &Config, multi_queue: bool) -> std::io::Result<SyncDevice> {
     let mut b = DeviceBuilder::new()
         .name(config.tun.clone())
         .offload(config.offload);
@@ -24,20 +71,25 @@ pub(crate) fn open(config: &Config) -> anyhow::Result<SyncDevice> {
     } else {
         b.inherit_enable_state()
     };
-    let dev = b.build_sync().with_context(|| {
+    if multi_queue {
+        b = b.multi_queue(true);
+    }
+    b.build_sync()
+}
+
+fn open_error(config: &Config, workers: u16, e: std::io::Error) -> anyhow::Error {
+    let hint = if workers > 1 {
         format!(
-            "opening TUN device {:?} (/dev/net/tun, needs CAP_NET_ADMIN)",
+            "; {workers} workers need a multi-queue device: remove it or make it with `ip tuntap add dev {} mode tun multi_queue`, or set workers = 1",
             config.tun
         )
-    })?;
-    // Interruptible reads need a non-blocking descriptor (tun-rs docs).
-    dev.set_nonblocking(true)
-        .context("making the TUN descriptor non-blocking")?;
-    if config.setup {
-        setup_routes(config)?;
-    }
-    forwarding_warnings();
-    Ok(dev)
+    } else {
+        String::new()
+    };
+    anyhow::Error::new(e).context(format!(
+        "opening TUN device {:?} (/dev/net/tun, needs CAP_NET_ADMIN){hint}",
+        config.tun
+    ))
 }
 
 /// `ip route replace` for the prefix (IPv6) and each pool4 network (IPv4)

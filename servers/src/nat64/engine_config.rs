@@ -33,8 +33,10 @@ pub(crate) struct Built {
     pub(crate) state: state::Config,
 }
 
-/// The core's settings for `config` (unchecked).
-pub(crate) fn settings(config: &Config) -> Result<Settings, (Key, String)> {
+/// The core's settings for `config` (unchecked): the state split into one
+/// shard per worker, customers placed in shards by a hash keyed with
+/// `shard_key`.
+pub(crate) fn settings(config: &Config, shard_key: u64) -> Result<Settings, (Key, String)> {
     let [udp, icmp, tcp_est, tcp_trans] = timeouts(config);
     let secs = |s: u32| Duration::from_secs(u64::from(s));
     let t = state::Timeouts::new(secs(udp), secs(tcp_est), secs(tcp_trans), secs(icmp))
@@ -75,6 +77,8 @@ pub(crate) fn settings(config: &Config) -> Result<Settings, (Key, String)> {
     };
     s.drop_externally_initiated_tcp = config.drop_external_tcp;
     s.log_sessions = config.log_sessions;
+    s.shards = config.workers();
+    s.shard_key = shard_key;
     s.statics = config
         .statics
         .iter()
@@ -87,8 +91,14 @@ pub(crate) fn settings(config: &Config) -> Result<Settings, (Key, String)> {
 /// The port range of a pool4 entry that names none.
 pub(crate) const DEFAULT_PORTS: (u16, u16) = (1024, 65535);
 
-/// Checks `config` against the core's rules and builds its configurations.
+/// Checks `config` against the core's rules and builds its configurations
+/// (shard 0; [`state::Config::for_shard`] gives the others).
 pub(crate) fn build(config: &Config) -> Result<Built, (Key, String)> {
+    build_keyed(config, 0)
+}
+
+/// As [`build`], with the key of the hash that places customers in shards.
+pub(crate) fn build_keyed(config: &Config, shard_key: u64) -> Result<Built, (Key, String)> {
     let mut x = xlat::Config::builder()
         .icmp_source_v4(config.icmp_v4())
         .icmp_source_v6(config.icmp_v6());
@@ -105,8 +115,8 @@ pub(crate) fn build(config: &Config) -> Result<Built, (Key, String)> {
         };
         (key, e.to_string())
     })?;
-    let state =
-        state::Config::new(settings(config)?).map_err(|e| (key_of(config, &e), e.to_string()))?;
+    let state = state::Config::new(settings(config, shard_key)?)
+        .map_err(|e| (key_of(config, &e), e.to_string()))?;
     Ok(Built { xlat, state })
 }
 
@@ -196,9 +206,14 @@ pub(crate) fn limits(config: &Config) -> (u16, u16, u32, u32, u32, u16) {
     )
 }
 
-/// A fresh engine; `seed` keys its hashes and port choices.
-pub(crate) fn engine(built: &Built, seed: u64) -> Nat64 {
-    Nat64::new(built.xlat.clone(), built.state.clone(), seed)
+/// A fresh engine for shard `shard`; `seed` keys its hashes and port
+/// choices.
+pub(crate) fn engine(built: &Built, shard: usize, seed: u64) -> Nat64 {
+    let state = built
+        .state
+        .for_shard(shard)
+        .unwrap_or_else(|| built.state.clone());
+    Nat64::new(built.xlat.clone(), state, seed)
 }
 
 /// The process clock: the core's `Instant` counts milliseconds since
@@ -291,6 +306,32 @@ impl Gauges {
                 .collect(),
             pool_capacity,
         }
+    }
+}
+
+impl Gauges {
+    /// Adds another shard's gauges: tables and counters sum; pool4's size
+    /// (blocks in all, transport addresses) is the same in every shard,
+    /// while each shard's free blocks are its own.
+    pub(crate) fn merge(&mut self, o: &Gauges) {
+        self.sessions += o.sessions;
+        self.bibs += o.bibs;
+        self.customers += o.customers;
+        self.stored_syns += o.stored_syns;
+        for (a, b) in self.blocks.iter_mut().zip(&o.blocks) {
+            a.total = a.total.max(b.total);
+            a.free += b.free;
+        }
+        self.probes += o.probes;
+        self.events_lost += o.events_lost;
+        self.transmits_lost += o.transmits_lost;
+        for &(name, n) in &o.state_drops {
+            match self.state_drops.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, v)) => *v += n,
+                None => self.state_drops.push((name, n)),
+            }
+        }
+        self.pool_capacity = self.pool_capacity.max(o.pool_capacity);
     }
 }
 

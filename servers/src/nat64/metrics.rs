@@ -44,6 +44,11 @@ pub(crate) struct Counters {
     pub(crate) offload_kept: u64,
     /// Reads with offloads cut and checksummed in software first.
     pub(crate) offload_software: u64,
+    /// Packets read by one worker and handed to the worker whose engine
+    /// shard owns them.
+    pub(crate) handoffs: u64,
+    /// Packets to hand over that found the owner's queue full (dropped).
+    pub(crate) handoff_drops: u64,
 }
 
 impl Counters {
@@ -100,6 +105,59 @@ impl Counters {
     pub(crate) fn limit(&mut self, limit: &'static str) {
         *self.limits.entry(limit).or_insert(0) += 1;
     }
+
+    /// Adds another worker's counters.
+    pub(crate) fn merge(&mut self, o: &Counters) {
+        // Every field named, so a new counter cannot be left out.
+        let Counters {
+            packets_in,
+            bytes_in,
+            packets_out,
+            bytes_out,
+            dropped,
+            icmp_errors,
+            transmits,
+            limits,
+            io_errors,
+            fragments_held,
+            syns_stored,
+            offload_kept,
+            offload_software,
+            handoffs,
+            handoff_drops,
+        } = o;
+        for (a, b) in [
+            (&mut self.packets_in, packets_in),
+            (&mut self.bytes_in, bytes_in),
+            (&mut self.packets_out, packets_out),
+            (&mut self.bytes_out, bytes_out),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        for (a, b) in [
+            (&mut self.dropped, dropped),
+            (&mut self.icmp_errors, icmp_errors),
+            (&mut self.transmits, transmits),
+            (&mut self.limits, limits),
+        ] {
+            for (k, v) in b {
+                *a.entry(k).or_insert(0) += v;
+            }
+        }
+        for (a, b) in [
+            (&mut self.io_errors, io_errors),
+            (&mut self.fragments_held, fragments_held),
+            (&mut self.syns_stored, syns_stored),
+            (&mut self.offload_kept, offload_kept),
+            (&mut self.offload_software, offload_software),
+            (&mut self.handoffs, handoffs),
+            (&mut self.handoff_drops, handoff_drops),
+        ] {
+            *a += b;
+        }
+    }
 }
 
 /// What a scrape shows.
@@ -108,6 +166,8 @@ pub(crate) struct Snapshot {
     pub(crate) counters: Counters,
     pub(crate) gauges: Gauges,
     pub(crate) reloads: [u64; 2],
+    /// Packet workers (TUN queues, engine shards).
+    pub(crate) workers: usize,
 }
 
 impl Snapshot {
@@ -282,6 +342,24 @@ impl Snapshot {
                 "counter",
                 c.io_errors,
             ),
+            (
+                "sixgate_nat64_workers",
+                "Packet workers, each with its own TUN queue and engine shard.",
+                "gauge",
+                self.workers as u64,
+            ),
+            (
+                "sixgate_nat64_handoffs_total",
+                "Packets read by one worker and handed to the worker whose shard owns them.",
+                "counter",
+                c.handoffs,
+            ),
+            (
+                "sixgate_nat64_handoff_drops_total",
+                "Packets to hand to another worker dropped because its queue was full (also in dropped_total as handoff_full).",
+                "counter",
+                c.handoff_drops,
+            ),
         ] {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         }
@@ -313,17 +391,33 @@ mod tests {
         snap.gauges.blocks[1] = Blocks { total: 10, free: 7 };
         snap.gauges.state_drops = vec![("no_bib", 4)];
         snap.gauges.transmits_lost = 3;
+        // A second worker's share.
+        let mut other = Counters::default();
+        other.transmit("syn_expired");
+        other.handoffs = 5;
+        other.handoff_drops = 1;
+        snap.counters.merge(&other);
+        let mut g = Gauges::default();
+        g.blocks[1] = Blocks { total: 10, free: 1 };
+        g.state_drops = vec![("no_bib", 2)];
+        g.sessions = 4;
+        snap.gauges.merge(&g);
+        snap.workers = 2;
         let text = snap.render();
         for line in [
-            "sixgate_nat64_transmits_total{reason=\"syn_expired\"} 2",
+            "sixgate_nat64_transmits_total{reason=\"syn_expired\"} 3",
             "sixgate_nat64_limit_reached_total{limit=\"session_limit\"} 1",
             "sixgate_nat64_syns_stored_total 1",
             "sixgate_nat64_fragments_held_total 1",
-            "sixgate_nat64_port_blocks_in_use{proto=\"udp\"} 3",
-            "sixgate_nat64_port_blocks_free{proto=\"udp\"} 7",
+            "sixgate_nat64_port_blocks_in_use{proto=\"udp\"} 2",
+            "sixgate_nat64_port_blocks_free{proto=\"udp\"} 8",
             "sixgate_nat64_port_blocks_in_use{proto=\"tcp\"} 0",
-            "sixgate_nat64_state_refused_total{reason=\"no_bib\"} 4",
+            "sixgate_nat64_state_refused_total{reason=\"no_bib\"} 6",
             "sixgate_nat64_transmits_lost_total 3",
+            "sixgate_nat64_sessions 4",
+            "sixgate_nat64_workers 2",
+            "sixgate_nat64_handoffs_total 5",
+            "sixgate_nat64_handoff_drops_total 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

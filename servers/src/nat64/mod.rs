@@ -11,7 +11,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -29,7 +29,8 @@ use config::{Config, Flags, LogTarget};
 use crate::common::{config_and_flags, flag_value, parse_listen, ConfigError};
 
 /// `sixgate nat64` flags. Those that define the gateway build the same
-/// config a file would; `--log` and `--metrics` also override a file.
+/// config a file would; `--log`, `--metrics`, `--workers` and `--no-offload` also override
+/// a file.
 #[derive(Debug, Args)]
 pub(crate) struct Nat64Args {
     /// Config file (TOML). Cannot be combined with the flags that define
@@ -129,6 +130,10 @@ pub(crate) struct Nat64Args {
     /// of up to 64 KiB are translated whole).
     #[arg(long = "no-offload")]
     no_offload: bool,
+    /// Packet workers, each with its own TUN queue (a multi-queue device)
+    /// and engine shard (default: one per CPU, at most 16; 1 to 64).
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
 }
 
 impl Nat64Args {
@@ -167,7 +172,7 @@ impl Nat64Args {
             match &self.config {
                 Some(path) if flags.defines_anything() => return Err(config_and_flags(
                     path,
-                    "the flags that define the gateway (all but --log, --metrics and --no-offload)",
+                    "the flags that define the gateway (all but --log, --metrics, --workers and --no-offload)",
                 )),
                 Some(path) => config::load(path)?,
                 None => config::from_flags(&flags)?,
@@ -194,6 +199,12 @@ impl Nat64Args {
         if self.no_offload {
             config.offload = false;
         }
+        if let Some(w) = flag_value("--workers", self.workers.as_ref(), config::parse_workers)? {
+            config.workers = Some(w);
+            // The limits are split between the shards: checked again.
+            engine_config::build(&config)
+                .map_err(|(_, m)| ConfigError::flag("--workers", &w.to_string(), m))?;
+        }
         Ok(config)
     }
 }
@@ -206,20 +217,24 @@ pub(crate) fn run(args: Nat64Args) -> anyhow::Result<()> {
         return Ok(());
     }
     crate::logging::init();
-    let built = engine_config::build(&config).map_err(|(_, m)| anyhow::anyhow!("{m}"))?;
-    let log = open_log(&config.log)?;
-    let dev = device::open(&config)?;
-    let shared = Arc::new(worker::Shared {
-        snapshot: Mutex::new(metrics::Snapshot::default()),
-        log: Arc::new(Mutex::new(log)),
-        stop: tun_rs::InterruptEvent::new().context("creating the stop event")?,
-    });
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
         ^ (u64::from(std::process::id()) << 32);
+    let log = open_log(&config.log)?;
+    let queues = device::open_queues(&config, config.workers())?;
+    let workers = queues.len();
+    // The engines' view: as many shards as queues opened (one, when the
+    // device took no more; device::open_queues said so).
+    let mut sharded = config.clone();
+    sharded.workers = u16::try_from(workers).ok();
+    // One key for every shard and dispatcher, secret like the seed.
+    let shard_key = seed.rotate_left(23) ^ 0x6a09_e667_f3bc_c908;
+    let built =
+        engine_config::build_keyed(&sharded, shard_key).map_err(|(_, m)| anyhow::anyhow!("{m}"))?;
+    let shared = Arc::new(worker::Shared::new(workers, log).context("creating the wakeup events")?);
     tracing::info!(
-        "translating {} <-> {} on {} ({})",
+        "translating {} <-> {} on {} ({}), {} worker{}",
         config.prefix,
         config
             .pool4
@@ -232,21 +247,30 @@ pub(crate) fn run(args: Nat64Args) -> anyhow::Result<()> {
             "set up by sixgate"
         } else {
             "routes by the operator"
-        }
+        },
+        workers,
+        if workers == 1 { "" } else { "s" }
     );
-    // Dropped when the worker ends, however it ends: the server stops too.
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let w = {
+    // Signalled when a worker ends, however it ends: the server stops too.
+    let done = Arc::new(tokio::sync::Notify::new());
+    let (peers, inboxes) = worker::channels(workers);
+    let mut threads = Vec::with_capacity(workers);
+    for (index, (dev, inbox)) in queues.into_iter().zip(inboxes).enumerate() {
         let shared = shared.clone();
-        let config = config.clone();
-        std::thread::Builder::new()
-            .name("nat64-worker".into())
+        let config = sharded.clone();
+        let built = built.clone();
+        let peers = peers.clone();
+        let done = done.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("nat64-worker-{index}"))
             .spawn(move || {
-                let _done = done_tx;
-                worker::run(&dev, &config, &built, seed, &shared)
+                let _done = NotifyOnDrop(done);
+                worker::run(index, &dev, &config, &built, seed, &shared, &peers, &inbox)
             })
-            .context("starting the worker thread")?
-    };
+            .context("starting a worker thread")?;
+        threads.push(t);
+    }
+    drop(peers);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -254,14 +278,34 @@ pub(crate) fn run(args: Nat64Args) -> anyhow::Result<()> {
     let result = runtime.block_on(async {
         tokio::select! {
             r = serve(&args, config, shared.clone()) => r,
-            _ = done_rx => Ok(()),
+            () = done.notified() => Ok(()),
         }
     });
-    let _ = shared.stop.trigger();
-    match w.join() {
-        Ok(Ok(())) => result,
-        Ok(Err(e)) => Err(e).context("the TUN device failed"),
-        Err(_) => anyhow::bail!("the packet worker panicked"),
+    shared.stop();
+    let mut failed = None;
+    let mut panicked = false;
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = failed.or(Some(e)),
+            Err(_) => panicked = true,
+        }
+    }
+    if panicked {
+        anyhow::bail!("a packet worker panicked");
+    }
+    match failed {
+        Some(e) => Err(e).context("the TUN device failed"),
+        None => result,
+    }
+}
+
+/// Wakes the server when a worker thread ends (returns or panics).
+struct NotifyOnDrop(Arc<tokio::sync::Notify>);
+
+impl Drop for NotifyOnDrop {
+    fn drop(&mut self) {
+        self.0.notify_one();
     }
 }
 
@@ -285,7 +329,7 @@ async fn serve(
         );
         let s = shared.clone();
         tokio::spawn(crate::common::serve_metrics(socket, move || {
-            s.snapshot.lock().map(|s| s.render()).unwrap_or_default()
+            s.snapshot().render()
         }));
     }
     let mut running = config;
@@ -297,11 +341,7 @@ async fn serve(
 /// restart (the engine's tables are built from them), and a change to them
 /// is logged as such. A bad config is logged and the running one stays.
 fn reload(args: &Nat64Args, running: &mut Config, shared: &worker::Shared) {
-    let count = |ok: bool| {
-        if let Ok(mut s) = shared.snapshot.lock() {
-            s.reloads[usize::from(!ok)] += 1;
-        }
-    };
+    let count = |ok: bool| shared.count_reload(ok);
     let new = match args.load() {
         Ok(c) => c,
         Err(e) => {
@@ -394,6 +434,17 @@ fn print_check(args: &Nat64Args, c: &Config) {
         .collect::<Vec<_>>()
         .join(", ");
     println!("  pool4: {pools} (tcp, udp, icmp)");
+    let w = c.workers();
+    let how = if c.workers.is_some() {
+        "set"
+    } else {
+        "one per CPU"
+    };
+    if w == 1 {
+        println!("  workers: 1 ({how}; one TUN queue, one engine)");
+    } else {
+        println!("  workers: {w} ({how}; a TUN queue and an engine shard each, total limits split {w} ways)");
+    }
     let (size, max, sessions, per_customer, bibs, syns) = engine_config::limits(c);
     println!("  port blocks: {size} ports, at most {max} per customer /64 and protocol");
     let filtering = c.filtering.as_str();

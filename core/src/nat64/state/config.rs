@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use ipnet::Ipv4Net;
 
-use super::{Protocol, Transport4, Transport6};
+use super::hash::KeyedState;
+use super::pool::block_id;
+use super::{customer_of, Protocol, Transport4, Transport6};
 use crate::Nat64Prefix;
 
 /// RFC 6146 §4 `UDP_MIN`: the UDP session lifetime may not be shorter.
@@ -27,6 +29,9 @@ pub const TCP_TRANS: Duration = Duration::from_secs(4 * 60);
 pub const TCP_INCOMING_SYN: Duration = Duration::from_secs(6);
 /// RFC 6146 §4 `ICMP_DEFAULT`: 60 seconds.
 pub const ICMP_DEFAULT: Duration = Duration::from_secs(60);
+
+/// The most shards the state may be split into ([`Settings::shards`]).
+pub const MAX_SHARDS: u16 = 256;
 
 /// The most port blocks a pool4 may hold in all (each free block costs four
 /// bytes of the free list; 4 Mi blocks is 16 MiB).
@@ -210,6 +215,18 @@ pub struct Settings {
     pub log_sessions: bool,
     /// Static BIB entries.
     pub statics: Vec<StaticBib>,
+    /// Shards the state is split into, 1 to [`MAX_SHARDS`]: one engine per
+    /// shard, each with its own tables, for a gateway that runs a worker
+    /// per core without locks (see [`Config::shard_of_v6_source`] and
+    /// [`Config::shard_of_v4`]). A customer /64 lives in one shard, so
+    /// the per-customer limits stay exact; `max_sessions`, `max_bibs` and
+    /// `max_stored_syns` are split evenly (each shard gets the total
+    /// divided by the shard count, rounded up). Default 1: one engine with
+    /// everything.
+    pub shards: u16,
+    /// Keys the hash that places a customer /64 in a shard (every shard
+    /// and every dispatcher must use the same key). Default 0.
+    pub shard_key: u64,
 }
 
 impl Settings {
@@ -233,6 +250,8 @@ impl Settings {
             rst_in_fin_rcv: false,
             log_sessions: false,
             statics: Vec::new(),
+            shards: 1,
+            shard_key: 0,
         }
     }
 }
@@ -293,6 +312,15 @@ pub struct Config {
     /// Per protocol, per port class (well-known, ephemeral): segments in
     /// (addr, port) order.
     pub(crate) segments: [[Vec<Segment>; 2]; 3],
+    /// How many shards the state is split into.
+    pub(crate) shards: u16,
+    /// Which of them this configuration is for.
+    pub(crate) shard: u16,
+    /// Places a customer /64 in a shard.
+    pub(crate) shard_hash: KeyedState,
+    /// Static entries' pool4 sides (protocol index, address, port), sorted,
+    /// with the shard of their IPv6 side.
+    pub(crate) static_shards: Vec<((u8, u32, u16), u16)>,
 }
 
 impl Config {
@@ -324,6 +352,9 @@ impl Config {
         }
         if s.max_sessions >= u32::MAX / 2 || s.max_bibs >= u32::MAX / 2 {
             return Err(ConfigError::LimitTooLarge);
+        }
+        if s.shards == 0 || s.shards > MAX_SHARDS {
+            return Err(ConfigError::Shards { shards: s.shards });
         }
         if s.pool4.is_empty() {
             return Err(ConfigError::EmptyPool);
@@ -452,7 +483,24 @@ impl Config {
                 }
             }
         }
-        if s.statics.len() as u64 >= u64::from(s.max_bibs) {
+        let shards = u32::from(s.shards);
+        let max_bibs = s.max_bibs.div_ceil(shards);
+        let shard_hash = KeyedState::new(s.shard_key);
+        let mut static_shards = Vec::with_capacity(s.statics.len());
+        let mut per_shard = vec![0u64; usize::from(s.shards)];
+        for st in &s.statics {
+            let shard = shard_of(shard_hash, s.shards, st.v6.addr);
+            if let Some(n) = per_shard.get_mut(usize::from(shard)) {
+                *n = n.saturating_add(1);
+            }
+            static_shards.push((
+                (st.proto.index() as u8, u32::from(st.v4.addr), st.v4.port),
+                shard,
+            ));
+        }
+        static_shards.sort_unstable();
+        // Each shard holds its own static entries and needs room for more.
+        if per_shard.iter().any(|&n| n >= u64::from(max_bibs)) {
             return Err(ConfigError::LimitTooLarge);
         }
         Ok(Self {
@@ -461,9 +509,10 @@ impl Config {
             block_size: s.block_size,
             max_blocks_per_customer: s.max_blocks_per_customer,
             max_sessions_per_customer: s.max_sessions_per_customer,
-            max_sessions: s.max_sessions,
-            max_bibs: s.max_bibs,
-            max_stored_syns: s.max_stored_syns,
+            max_sessions: s.max_sessions.div_ceil(shards),
+            max_bibs,
+            max_stored_syns: u16::try_from(u32::from(s.max_stored_syns).div_ceil(shards))
+                .unwrap_or(u16::MAX),
             max_stored_syn_bytes: s.max_stored_syn_bytes,
             max_events: s.max_events,
             filtering: s.filtering,
@@ -473,7 +522,109 @@ impl Config {
             statics: s.statics,
             addrs,
             segments,
+            shards: s.shards,
+            shard: 0,
+            shard_hash,
+            static_shards,
         })
+    }
+
+    /// The same configuration for shard `index` (0 to
+    /// [`shards`](Self::shards) − 1) of the state: the tables built from
+    /// it hand out only that shard's pool4 port blocks and hold only the
+    /// static entries of its customers. `None` when there is no such
+    /// shard. [`Config::new`] gives shard 0.
+    ///
+    /// ```
+    /// use sixgate::nat64::state::{Config, Pool4Range, Protocol, Settings};
+    ///
+    /// let pool = vec![Pool4Range { proto: Protocol::Udp, net: "192.0.2.1/32".parse()?, ports: 1024..=65535 }];
+    /// let mut s = Settings::new(sixgate::Nat64Prefix::WELL_KNOWN, pool);
+    /// s.shards = 4;
+    /// let c = Config::new(s)?;
+    /// assert_eq!(c.for_shard(3).map(|c| c.shard()), Some(3));
+    /// assert!(c.for_shard(4).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_shard(&self, index: usize) -> Option<Config> {
+        let shard = u16::try_from(index).ok().filter(|&i| i < self.shards)?;
+        Some(Self {
+            shard,
+            ..self.clone()
+        })
+    }
+
+    /// How many shards the state is split into ([`Settings::shards`]).
+    pub fn shards(&self) -> usize {
+        usize::from(self.shards)
+    }
+
+    /// Which shard this configuration is for ([`Config::for_shard`]).
+    pub fn shard(&self) -> usize {
+        usize::from(self.shard)
+    }
+
+    /// The shard that owns the customer /64 of `addr`: the one that
+    /// translates its packets (6 → 4) and holds its BIB entries, sessions
+    /// and port blocks. A keyed hash of the /64 ([`Settings::shard_key`]),
+    /// so every address of a /64 gives the same shard. Pure: any
+    /// dispatcher may call it.
+    ///
+    /// ```
+    /// use sixgate::nat64::state::{Config, Pool4Range, Protocol, Settings};
+    ///
+    /// let pool = vec![Pool4Range { proto: Protocol::Tcp, net: "192.0.2.1/32".parse()?, ports: 1024..=65535 }];
+    /// let mut s = Settings::new(sixgate::Nat64Prefix::WELL_KNOWN, pool);
+    /// s.shards = 8;
+    /// let c = Config::new(s)?;
+    /// let a = c.shard_of_v6_source("2001:db8:0:1::10".parse()?);
+    /// assert_eq!(a, c.shard_of_v6_source("2001:db8:0:1:ffff::1".parse()?));
+    /// assert!(a < 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shard_of_v6_source(&self, addr: std::net::Ipv6Addr) -> usize {
+        usize::from(shard_of(self.shard_hash, self.shards, addr))
+    }
+
+    /// The shard that owns the pool4 transport address `addr:port` of
+    /// `proto` (ICMP: the query identifier): the shard of the static entry
+    /// there, else the shard its port block is handed out by (block number
+    /// modulo the shard count). `None` when no block of pool4 holds it
+    /// (not a pool4 address, or a port outside every block): no shard
+    /// can have a binding there. Pure: any dispatcher may call it.
+    ///
+    /// ```
+    /// use sixgate::nat64::state::{Config, Pool4Range, Protocol, Settings};
+    ///
+    /// let pool = vec![Pool4Range { proto: Protocol::Udp, net: "192.0.2.1/32".parse()?, ports: 1024..=65535 }];
+    /// let mut s = Settings::new(sixgate::Nat64Prefix::WELL_KNOWN, pool);
+    /// s.shards = 2;
+    /// s.block_size = 128;
+    /// let c = Config::new(s)?;
+    /// let a = "192.0.2.1".parse()?;
+    /// // Blocks 0 (1024-1151) and 1 (1152-1279) go to shards 0 and 1.
+    /// assert_eq!(c.shard_of_v4(Protocol::Udp, a, 1100), Some(0));
+    /// assert_eq!(c.shard_of_v4(Protocol::Udp, a, 1200), Some(1));
+    /// assert_eq!(c.shard_of_v4(Protocol::Udp, a, 80), None);
+    /// assert_eq!(c.shard_of_v4(Protocol::Tcp, a, 1100), None);
+    /// assert_eq!(c.shard_of_v4(Protocol::Udp, "192.0.2.2".parse()?, 1100), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shard_of_v4(&self, proto: Protocol, addr: Ipv4Addr, port: u16) -> Option<usize> {
+        let a = u32::from(addr);
+        if !self.static_shards.is_empty() {
+            let key = (proto.index() as u8, a, port);
+            if let Ok(i) = self.static_shards.binary_search_by_key(&key, |&(k, _)| k) {
+                return self.static_shards.get(i).map(|&(_, s)| usize::from(s));
+            }
+        }
+        let (_, id) = block_id(&self.segments, self.block_size, proto, a, port)?;
+        usize::try_from(id.checked_rem(u32::from(self.shards))?).ok()
+    }
+
+    /// Whether this shard owns `addr:port` of `proto` (always, unsharded).
+    pub(crate) fn owns_v4(&self, proto: Protocol, addr: Ipv4Addr, port: u16) -> bool {
+        self.shards == 1 || self.shard_of_v4(proto, addr, port) == Some(self.shard())
     }
 
     /// The NAT64 prefix.
@@ -507,6 +658,16 @@ impl Config {
     }
 }
 
+/// The shard of the /64 of `addr` among `shards`.
+fn shard_of(hash: KeyedState, shards: u16, addr: std::net::Ipv6Addr) -> u16 {
+    if shards <= 1 {
+        return 0;
+    }
+    let h = hash.hash3(customer_of(addr), 0x0053_4841_5244, 0);
+    // Multiply-shift: the high half of h × shards is below shards.
+    (u128::from(h).wrapping_mul(u128::from(shards)) >> 64) as u16
+}
+
 /// Why a configuration was refused. Each message quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -533,8 +694,14 @@ pub enum ConfigError {
         /// Which limit.
         name: &'static str,
     },
+    /// The shard count is zero or above [`MAX_SHARDS`].
+    #[error("shards {shards} must be between 1 and {MAX_SHARDS}")]
+    Shards {
+        /// The count given.
+        shards: u16,
+    },
     /// A table limit is too large for the 32-bit indexes, or static entries
-    /// fill the BIB limit.
+    /// fill the BIB limit (of their shard, when sharded).
     #[error("max_sessions and max_bibs must be below 2^31 and above the number of static entries")]
     LimitTooLarge,
     /// pool4 has no lines.

@@ -128,7 +128,8 @@ use ipnet::Ipv6Net;
 
 pub use self::config::{
     Config, ConfigError, Filtering, HostPorts, Pool4Range, Settings, StaticBib, Timeouts,
-    ICMP_DEFAULT, MAX_BLOCKS, TCP_EST, TCP_INCOMING_SYN, TCP_TRANS, UDP_DEFAULT, UDP_MIN,
+    ICMP_DEFAULT, MAX_BLOCKS, MAX_SHARDS, TCP_EST, TCP_INCOMING_SYN, TCP_TRANS, UDP_DEFAULT,
+    UDP_MIN,
 };
 pub use self::tcp::TcpState;
 
@@ -868,7 +869,16 @@ impl Nat64State {
             alarms: [None; DropReason::ALL.len()],
             config,
         };
-        let statics = state.config.statics.clone();
+        let shard = state.config.shard();
+        // A static entry lives in the shard of its IPv6 side (its block is
+        // reserved in every shard).
+        let statics: Vec<StaticBib> = state
+            .config
+            .statics
+            .iter()
+            .filter(|st| state.config.shard_of_v6_source(st.v6.addr) == shard)
+            .copied()
+            .collect();
         for st in statics {
             // Config::new checked the entries and that they fit max_bibs.
             let idx = state.insert_bib(st.proto, st.v6, u32::from(st.v4.addr), st.v4.port, true);
@@ -917,6 +927,12 @@ impl Nat64State {
                 t.dst.port
             },
         );
+        if self.config.is_pool4(v4_dst) && !self.config.owns_v4(t.proto, v4_dst, dst.port) {
+            // A hairpin whose second half (4 → 6) belongs to another shard:
+            // translated to IPv4 here, to be given to that shard's
+            // `handle_hairpin_inbound`.
+            return Outbound::Translate { src: v4, dst };
+        }
         if self.config.is_pool4(v4_dst) {
             // Hairpin (RFC 6146 §3.8): the translated packet re-enters as
             // if it came from the IPv4 side.
@@ -948,6 +964,24 @@ impl Nat64State {
             return Inbound::Drop(self.count(DropReason::LoopGuard));
         }
         self.inbound(t, packet, false)
+    }
+
+    /// The second half of a hairpinned packet (RFC 6146 §3.8) whose first
+    /// half another shard did: `t` is the packet as that shard translated
+    /// it, from its sender's pool4 mapping to a pool4 transport address
+    /// this shard owns ([`Config::shard_of_v4`]). As
+    /// [`handle_inbound`](Self::handle_inbound), but a pool4 source is
+    /// expected rather than a loop, and an unsolicited SYN is not stored
+    /// (as for a hairpin within one shard).
+    pub fn handle_hairpin_inbound(&mut self, now: Instant, t: &Tuple4) -> Inbound {
+        self.advance(now);
+        if !self.config.is_pool4(t.dst.addr) {
+            return Inbound::NotOurs;
+        }
+        if !self.config.is_pool4(t.src.addr) {
+            return Inbound::Drop(self.count(DropReason::LoopGuard));
+        }
+        self.inbound(t, &[], true)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) next has work: the

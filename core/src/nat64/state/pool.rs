@@ -26,6 +26,28 @@ pub(crate) fn class_of(port: u16) -> usize {
     }
 }
 
+/// The class and number of the block of `size` ports holding `addr:port`
+/// among `segments`, if any (a binary search).
+pub(crate) fn block_id(
+    segments: &[[Vec<Segment>; 2]; 3],
+    size: u16,
+    proto: Protocol,
+    addr: u32,
+    port: u16,
+) -> Option<(usize, u32)> {
+    let class = class_of(port);
+    let segs = segments.get(proto.index())?.get(class)?;
+    let i = segs
+        .partition_point(|s| (s.addr, s.first_port) <= (addr, port))
+        .checked_sub(1)?;
+    let seg = segs.get(i)?;
+    if seg.addr != addr {
+        return None;
+    }
+    let k = u32::from(port.checked_sub(seg.first_port)?).checked_div(u32::from(size))?;
+    (k < seg.blocks).then(|| (class, seg.first_id.saturating_add(k)))
+}
+
 /// Free lists and geometry of pool4's blocks.
 #[derive(Clone, Debug)]
 pub(crate) struct Blocks {
@@ -35,9 +57,12 @@ pub(crate) struct Blocks {
 }
 
 impl Blocks {
-    /// Every block of the configuration is free, except those holding a
-    /// static BIB entry's port: those are never handed out.
+    /// Every block of the configuration's shard (block number modulo the
+    /// shard count) is free, except those holding a static BIB entry's
+    /// port: those are never handed out, by any shard.
     pub(crate) fn new(config: &Config) -> Self {
+        let shards = u32::from(config.shards).max(1);
+        let shard = u32::from(config.shard);
         let mut blocks = Self {
             size: config.block_size,
             segments: config.segments.clone(),
@@ -58,7 +83,9 @@ impl Blocks {
                 for seg in segs {
                     for k in 0..seg.blocks {
                         let id = seg.first_id.saturating_add(k);
-                        if reserved.binary_search(&(p, c, id)).is_err() {
+                        if id.checked_rem(shards) == Some(shard)
+                            && reserved.binary_search(&(p, c, id)).is_err()
+                        {
                             list.push(id);
                         }
                     }
@@ -111,17 +138,7 @@ impl Blocks {
 
     /// The class and number of the block holding `addr:port`, if any.
     pub(crate) fn id_of(&self, proto: Protocol, addr: u32, port: u16) -> Option<(usize, u32)> {
-        let class = class_of(port);
-        let segs = self.segments.get(proto.index())?.get(class)?;
-        let i = segs
-            .partition_point(|s| (s.addr, s.first_port) <= (addr, port))
-            .checked_sub(1)?;
-        let seg = segs.get(i)?;
-        if seg.addr != addr {
-            return None;
-        }
-        let k = u32::from(port.checked_sub(seg.first_port)?).checked_div(u32::from(self.size))?;
-        (k < seg.blocks).then(|| (class, seg.first_id.saturating_add(k)))
+        block_id(&self.segments, self.size, proto, addr, port)
     }
 
     /// Heap bytes of the free lists and segments (by capacity).
