@@ -24,6 +24,10 @@
 #     UDP_LEN=64      iperf3 -l: UDP payload bytes
 #     CONC=32         connects in flight in the connection-rate load
 #     NO_INSTALL=1    do not apt-get install missing packages
+#     SIX_EXTRA=""    more `sixgate nat64` flags, e.g. "--no-offload" or "--workers 2"; without a
+#                     --workers here sixgate gets --workers 1: it is pinned to one CPU, like TAYGA
+#     XLAT_CPUS=0     the CPU list the translator is pinned to (taskset -c), e.g. "0,1" to let
+#                     sixgate's workers spread (the load stays on CPU 1: they then share it)
 #
 # Topology, made afresh for each variant and round (namespaces nb64{c,g,s}-PID-N, deleted by
 # name on exit; documentation addresses only, no link out of them):
@@ -101,6 +105,8 @@ TAYGA_SERVER6=${TAYGA_PREFIX%/96}c633:6402
 CLK_TCK=$(getconf CLK_TCK)
 XLAT_CPU=0
 LOAD_CPU=1
+XLAT_CPUS=${XLAT_CPUS:-$XLAT_CPU}
+SIX_EXTRA=${SIX_EXTRA:-}
 [ "$(nproc --all)" -ge 2 ] || { LOAD_CPU=0; echo "warning: one CPU; no pinning split" >&2; }
 IPERF_PORT=5201
 CONN_PORT=8080
@@ -253,6 +259,12 @@ if [ -n "$SIX_HELP" ]; then
     elif sixgate_has --max-bindings-per-host; then
         SIX_ARGS+=(--max-bindings-per-host 1000000)
     fi
+    # One CPU for the translator: one worker, unless asked otherwise.
+    if sixgate_has --workers && ! grep -q -- --workers <<<"$SIX_EXTRA"; then
+        SIX_ARGS+=(--workers 1)
+    fi
+    # shellcheck disable=SC2206 # flags, split on purpose
+    SIX_ARGS+=($SIX_EXTRA)
 fi
 
 setup_kernel() { :; }
@@ -275,7 +287,7 @@ EOF
     ip -n "$G" route add 203.0.113.129/32 dev nat64
     ip netns exec "$G" iptables -t nat -A POSTROUTING -o g1 -s 203.0.113.0/25 \
         -j SNAT --to-source 203.0.113.200
-    start_bg tayga "$G" $XLAT_CPU tayga -n -c "$T/tayga/tayga.conf"
+    start_bg tayga "$G" "$XLAT_CPUS" tayga -n -c "$T/tayga/tayga.conf"
     sleep 0.5
     kill -0 "${PID[tayga]}" 2>/dev/null ||
         { NOTE[tayga]="failed: $(tail -c 300 "$T/tayga.out" | tr '\n|' '  ')"; unset "PID[tayga]"; return 1; }
@@ -283,7 +295,7 @@ EOF
 
 setup_sixgate() {
     local i
-    start_bg sixgate "$G" $XLAT_CPU env RUST_LOG=warn "$SIXGATE" nat64 "${SIX_ARGS[@]}" \
+    start_bg sixgate "$G" "$XLAT_CPUS" env RUST_LOG=warn "$SIXGATE" nat64 "${SIX_ARGS[@]}" \
         --log "$T/sixgate-nat64.log" --metrics 127.0.0.1:9466
     for i in $(seq 100); do
         kill -0 "${PID[sixgate]}" 2>/dev/null || break
@@ -509,7 +521,7 @@ done
     echo
     echo "Machine: $(nproc --all) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1); $(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p' | head -1) hypervisor, $(systemd-detect-virt 2>/dev/null || echo unknown) container), $(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)."
     echo "Topology: IPv6-only client ns ─veth─ gateway ns ─veth─ IPv4-only server ns, made afresh per variant and round; the client reaches $SERVER4 as $SERVER6 (sixgate, $PREFIX) or $TAYGA_SERVER6 (TAYGA, $TAYGA_PREFIX: TAYGA 0.9.2 drops documentation IPv4 addresses under the well-known prefix, with no switch). kernel: the client also has 192.0.2.10/24 and talks IPv4 (plain forwarding). tayga: TAYGA on a TUN (dynamic pool 203.0.113.0/25) + iptables SNAT to 203.0.113.200 on the server-facing veth (conntrack). sixgate: \`sixgate nat64 ${SIX_ARGS[*]}\` (pool4 203.0.113.1)."
-    echo "Translator (TAYGA or all sixgate threads) pinned to CPU $XLAT_CPU; iperf3 (both ends) and the Python connect/accept loops to CPU $LOAD_CPU."
+    echo "Translator (TAYGA or all sixgate threads) pinned to CPU $XLAT_CPUS; iperf3 (both ends) and the Python connect/accept loops to CPU $LOAD_CPU."
     echo "Loads, ${DURATION} s each: iperf3 TCP 1 and $STREAMS streams (received rate); iperf3 UDP -l $UDP_LEN -b $UDP_BW (packets/s forwarded by the gateway toward the server, i.e. through the translator; offered = sent by the client's veth, received = counted by iperf3's server, which shares CPU $LOAD_CPU with the sender); new TCP connections/s ($CONC connects in flight, each closed with an RST once established, the server accepts and closes)."
     echo "$STAT of the undisturbed of $ROUNDS rounds (others on the machine used < $FOREIGN_MAX CPU during the load; all rounds if none was). Ratios are between the figures of this run only. A load with CPU $LOAD_CPU at ~1.00 and CPU $XLAT_CPU below it (see the CPU table) was set by the load generators, not the translator: there compare the translator's CPU per unit."
     six="not built"
