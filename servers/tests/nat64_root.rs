@@ -308,6 +308,55 @@ impl Drop for Net {
     }
 }
 
+/// `len` bytes of a fixed pattern.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+impl Net {
+    /// Serves `body` as `http://198.51.100.2:8080/blob` from the server
+    /// namespace.
+    fn serve_blob(&self, body: &[u8]) -> Kid {
+        let www = self.dir.join("www");
+        fs::create_dir_all(&www).expect("www");
+        fs::write(www.join("blob"), body).expect("blob");
+        self.python_server(
+            &self.server,
+            "import http.server, functools, sys\n\
+             h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+             s = http.server.ThreadingHTTPServer(('198.51.100.2', 8080), h)\n\
+             print('ready', flush=True)\n\
+             s.serve_forever()",
+            &[www.to_str().expect("utf-8")],
+        )
+    }
+
+    /// Downloads the blob from the client through the gateway (curl, 30 s
+    /// at most); the bytes it got.
+    fn download_blob(&self) -> Vec<u8> {
+        let got = self.dir.join("got");
+        let _ = fs::remove_file(&got);
+        let url = format!("http://[{SERVER6}]:8080/blob");
+        let out = self
+            .exec(
+                &self.client,
+                "curl",
+                &["-sf", "-m", "30", "-o", got.to_str().expect("utf-8"), &url],
+            )
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "download: {}\n{}",
+            text(&out),
+            self.stderr()
+        );
+        fs::read(&got).expect("downloaded file")
+    }
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -422,41 +471,9 @@ fn tcp_udp_ping_and_ttl_through_the_gateway() {
     let _gw = net.gateway(&["--setup"]);
 
     // TCP: an HTTP download of 300 kB, byte for byte.
-    let www = net.dir.join("www");
-    fs::create_dir_all(&www).expect("www");
-    let body: Vec<u8> = (0..300_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    fs::write(www.join("blob"), &body).expect("blob");
-    let _http = net.python_server(
-        &net.server,
-        "import http.server, functools, sys\n\
-         h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
-         s = http.server.ThreadingHTTPServer(('198.51.100.2', 8080), h)\n\
-         print('ready', flush=True)\n\
-         s.serve_forever()",
-        &[www.to_str().expect("utf-8")],
-    );
-    let got = net.dir.join("got");
-    let url = format!("http://[{SERVER6}]:8080/blob");
-    let out = net
-        .exec(
-            &net.client,
-            "curl",
-            &["-sf", "-m", "20", "-o", got.to_str().expect("utf-8"), &url],
-        )
-        .output()
-        .expect("curl");
-    assert!(
-        out.status.success(),
-        "download: {}\n{}",
-        text(&out),
-        net.stderr()
-    );
-    assert!(
-        fs::read(&got).expect("downloaded file") == body,
-        "the download differs"
-    );
+    let body = pattern(300_000);
+    let _http = net.serve_blob(&body);
+    assert!(net.download_blob() == body, "the download differs");
 
     // UDP request/response; the server sees the pool4 address.
     let _echo = net.python_server(&net.server, UDP_ECHO_PY, &[]);
@@ -1553,9 +1570,7 @@ fn large_tcp_transfers_both_ways_with_and_without_offloads() {
         return;
     }
     const SIZE: usize = 8_000_000;
-    let body: Vec<u8> = (0..SIZE as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let body = pattern(SIZE);
     for offload in [true, false] {
         let net = Net::new();
         let _gw = net.gateway(if offload {
@@ -1563,37 +1578,10 @@ fn large_tcp_transfers_both_ways_with_and_without_offloads() {
         } else {
             &["--setup", "--no-offload"]
         });
-        let www = net.dir.join("www");
-        fs::create_dir_all(&www).expect("www");
-        fs::write(www.join("blob"), &body).expect("blob");
-        let _http = net.python_server(
-            &net.server,
-            "import http.server, functools, sys\n\
-             h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
-             s = http.server.ThreadingHTTPServer(('198.51.100.2', 8080), h)\n\
-             print('ready', flush=True)\n\
-             s.serve_forever()",
-            &[www.to_str().expect("utf-8")],
-        );
+        let _http = net.serve_blob(&body);
         let _sink = net.python_server(&net.server, SHA_SINK_PY, &[]);
-        let got = net.dir.join("got");
-        let url = format!("http://[{SERVER6}]:8080/blob");
-        let out = net
-            .exec(
-                &net.client,
-                "curl",
-                &["-sf", "-m", "30", "-o", got.to_str().expect("utf-8"), &url],
-            )
-            .output()
-            .expect("curl");
         assert!(
-            out.status.success(),
-            "download (offload {offload}): {}\n{}",
-            text(&out),
-            net.stderr()
-        );
-        assert!(
-            fs::read(&got).expect("downloaded file") == body,
+            net.download_blob() == body,
             "the download differs (offload {offload})"
         );
         let out = net.python(&net.client, SHA_UPLOAD_PY, &[SERVER6, &SIZE.to_string()]);

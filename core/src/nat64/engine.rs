@@ -233,21 +233,7 @@ impl Nat64 {
                     offload,
                     out,
                 );
-                match back {
-                    Outcome::Translated { len } => Emit::V6 {
-                        len,
-                        chunk: len,
-                        reply: None,
-                    },
-                    Outcome::Fragmented { len, chunk } => Emit::V6 {
-                        len,
-                        chunk,
-                        reply: None,
-                    },
-                    // An ICMPv4 error about a hairpinned packet would go to
-                    // the pool itself: nobody to send it to.
-                    Outcome::Reply { reason, .. } | Outcome::Drop(reason) => Emit::Drop(reason),
-                }
+                toward_v6(back)
             }
             Outcome::Fragmented { len, chunk } => Emit::V4 {
                 len,
@@ -282,12 +268,21 @@ impl Nat64 {
         offload: Offload,
         out: &mut [u8],
     ) -> Emit {
-        let emit = self.v4(now, packet, offload, out);
+        let emit = self.v4(now, packet, offload, false, out);
         self.absorb(now);
         emit
     }
 
-    fn v4(&mut self, now: Instant, packet: &[u8], offload: Offload, out: &mut [u8]) -> Emit {
+    /// An IPv4 packet from the IPv4 side, or (`from_shard`) the IPv4 half
+    /// of a hairpin another shard began: reassembled, then translated.
+    fn v4(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        offload: Offload,
+        from_shard: bool,
+        out: &mut [u8],
+    ) -> Emit {
         let whole;
         let flags = xlat::wire::be16(packet, 6).unwrap_or(0);
         let packet = if flags & 0x3fff != 0 {
@@ -305,27 +300,22 @@ impl Nat64 {
         } else {
             packet
         };
-        let mut map = StateMapping::new(&mut self.state, now).with_packet(packet);
+        let map = StateMapping::new(&mut self.state, now);
+        let mut map = if from_shard {
+            map.with_hairpin_from_shard()
+        } else {
+            map.with_packet(packet)
+        };
         match self
             .xlat
             .translate_4to6_offload(&mut map, packet, offload, out)
         {
-            Outcome::Translated { len } => Emit::V6 {
-                len,
-                chunk: len,
-                reply: None,
-            },
-            Outcome::Fragmented { len, chunk } => Emit::V6 {
-                len,
-                chunk,
-                reply: None,
-            },
-            Outcome::Reply { len, reason } => Emit::V4 {
+            Outcome::Reply { len, reason } if !from_shard => Emit::V4 {
                 len,
                 chunk: len,
                 reply: Some(reason),
             },
-            Outcome::Drop(reason) => Emit::Drop(reason),
+            o => toward_v6(o),
         }
     }
 
@@ -340,40 +330,9 @@ impl Nat64 {
     /// are reassembled first. An ICMP error about it would go to the pool
     /// itself, so it is dropped instead, as within one engine.
     pub fn handle_hairpin_v4(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
-        let emit = self.hairpin_v4(now, packet, out);
+        let emit = self.v4(now, packet, Offload::NONE, true, out);
         self.absorb(now);
         emit
-    }
-
-    fn hairpin_v4(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Emit {
-        let whole;
-        let flags = xlat::wire::be16(packet, 6).unwrap_or(0);
-        let packet = if flags & 0x3fff != 0 {
-            match self.frag.add_v4(now, packet) {
-                None => packet,
-                Some(Ok(w)) => {
-                    whole = w;
-                    &whole[..]
-                }
-                Some(Err(r)) => return Emit::Drop(r),
-            }
-        } else {
-            packet
-        };
-        let mut map = StateMapping::new(&mut self.state, now).with_hairpin_from_shard();
-        match self.xlat.translate_4to6(&mut map, packet, out) {
-            Outcome::Translated { len } => Emit::V6 {
-                len,
-                chunk: len,
-                reply: None,
-            },
-            Outcome::Fragmented { len, chunk } => Emit::V6 {
-                len,
-                chunk,
-                reply: None,
-            },
-            Outcome::Reply { reason, .. } | Outcome::Drop(reason) => Emit::Drop(reason),
-        }
     }
 
     /// Runs the timers due at `now`: ends sessions (an ESTABLISHED TCP
@@ -554,5 +513,25 @@ impl Nat64 {
             t.copy_from_slice(&tcp);
             self.queue(true, len, len, None);
         }
+    }
+}
+
+/// What a translation toward IPv6 gives: the packet or its fragments, or
+/// nothing: an ICMPv4 error here would be about a hairpinned packet, and
+/// would go to the pool itself (nobody to send it to); the IPv4 side's own
+/// errors are answered before this.
+fn toward_v6(o: Outcome) -> Emit {
+    match o {
+        Outcome::Translated { len } => Emit::V6 {
+            len,
+            chunk: len,
+            reply: None,
+        },
+        Outcome::Fragmented { len, chunk } => Emit::V6 {
+            len,
+            chunk,
+            reply: None,
+        },
+        Outcome::Reply { reason, .. } | Outcome::Drop(reason) => Emit::Drop(reason),
     }
 }

@@ -398,6 +398,13 @@ impl Worker<'_> {
         }
         let now = self.clock.now();
         let emit = self.nat.handle_v6_offload(now, packet, off, &mut self.out);
+        self.finish(emit, packet, off, hdr);
+    }
+
+    /// What the engine made of `packet` (read with `off` and `hdr`)
+    /// written out; or, when it could not keep the offloads, the packet cut
+    /// and translated in software.
+    fn finish(&mut self, emit: Emit, packet: &mut [u8], off: Offload, hdr: VirtioNetHdr) {
         if emit == Emit::Drop(Reason::Offload) {
             return self.software(packet, hdr);
         }
@@ -451,14 +458,7 @@ impl Worker<'_> {
         }
         let now = self.clock.now();
         let emit = self.nat.handle_v4_offload(now, packet, off, &mut self.out);
-        if emit == Emit::Drop(Reason::Offload) {
-            return self.software(packet, hdr);
-        }
-        if off.is_some() {
-            self.c.offload_kept += 1;
-        }
-        self.write(emit, off, hdr);
-        self.transmit();
+        self.finish(emit, packet, off, hdr);
     }
 
     /// The IPv4 half of a hairpin another shard began.

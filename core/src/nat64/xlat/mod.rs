@@ -183,6 +183,20 @@ impl Offload {
         !wire::adjust(!c, before, after)
     }
 
+    /// The length of the transport header whose checksum the offloads
+    /// leave partial, if the packet can keep them: TCP (its data offset),
+    /// or UDP when it is not to be cut into segments (only TCP is).
+    fn transport(self, protocol: u8, payload: &[u8]) -> Option<usize> {
+        match protocol {
+            wire::proto::TCP => payload
+                .get(12)
+                .map(|b| usize::from(b >> 4) * 4)
+                .filter(|&l| l >= 20 && l <= payload.len()),
+            wire::proto::UDP if self.segment_size == 0 => (payload.len() >= 8).then_some(8),
+            _ => None,
+        }
+    }
+
     /// The length of the packets the offloads make from one of `total`
     /// bytes whose IP and transport headers take `headers`.
     fn segment_len(self, total: usize, headers: usize) -> usize {

@@ -258,16 +258,7 @@ pub(super) fn translate<M: Mapping + ?Sized>(
 /// Checked before the mapping is asked, so a refused packet has changed
 /// nothing. Returns the length of the transport header.
 fn offload_check(x: &Translator, ip: &Ipv4Packet<'_>, off: Offload) -> Result<usize, Reason> {
-    let transport = match ip.protocol() {
-        proto::TCP => ip
-            .payload
-            .get(12)
-            .map(|b| usize::from(b >> 4) * 4)
-            .filter(|&l| l >= 20 && l <= ip.payload.len()),
-        proto::UDP if off.segment_size == 0 => (ip.payload.len() >= 8).then_some(8),
-        _ => None,
-    };
-    let Some(transport) = transport else {
+    let Some(transport) = off.transport(ip.protocol(), ip.payload) else {
         return Err(Reason::Offload);
     };
     let total = IPV6_HEADER.saturating_add(ip.payload.len());

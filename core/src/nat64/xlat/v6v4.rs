@@ -206,16 +206,7 @@ pub(super) fn translate<M: Mapping + ?Sized>(
 /// so a refused packet has changed nothing. Returns the length of the
 /// transport header.
 fn offload_check(x: &Translator, ip: &Ipv6Packet<'_>, off: Offload) -> Result<usize, Reason> {
-    let transport = match ip.protocol {
-        proto::TCP => ip
-            .payload
-            .get(12)
-            .map(|b| usize::from(b >> 4) * 4)
-            .filter(|&l| l >= 20 && l <= ip.payload.len()),
-        proto::UDP if off.segment_size == 0 => (ip.payload.len() >= 8).then_some(8),
-        _ => None,
-    };
-    let Some(transport) = transport else {
+    let Some(transport) = off.transport(ip.protocol, ip.payload) else {
         return Err(Reason::Offload);
     };
     let total = IPV4_HEADER.saturating_add(ip.payload.len());
