@@ -335,4 +335,37 @@ mod tests {
         let p = v6("2001:db8::1", "64:ff9b::1", 17, &[0; 8]);
         assert_eq!(owner_v6(&c, &p), Owner::Shard(0));
     }
+
+    proptest::proptest! {
+        /// Any bytes get an owner within range, never a panic; a TCP or
+        /// UDP packet to a pool4 address goes to the shard of its port's
+        /// block.
+        #[test]
+        fn owners_are_in_range_and_follow_the_port(
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..60),
+            port in proptest::prelude::any::<u16>(),
+            udp in proptest::prelude::any::<bool>(),
+        ) {
+            let c = config(4);
+            for o in [owner_v6(&c, &head), owner_v4(&c, &head)] {
+                if let Owner::Shard(i) = o {
+                    proptest::prop_assert!(i < 4);
+                }
+            }
+            let (proto, p) = if udp { (17, Protocol::Udp) } else { (6, Protocol::Tcp) };
+            let mut l4 = vec![0x30, 0x39, 0, 0];
+            l4[2..4].copy_from_slice(&port.to_be_bytes());
+            l4.extend_from_slice(&tail);
+            if l4.len() < 20 {
+                l4.resize(20, 0);
+            }
+            let pkt = v4([198, 51, 100, 7], [192, 0, 2, 1], proto, &l4);
+            let want = c.shard_of_v4(p, "192.0.2.1".parse().unwrap(), port);
+            proptest::prop_assert_eq!(owner_v4(&c, &pkt), want.map_or(Owner::Any, Owner::Shard));
+            let v6p = v6("2001:db8:5::1", "64:ff9b::c633:6407", proto, &l4);
+            let src: Ipv6Addr = "2001:db8:5::1".parse().unwrap();
+            proptest::prop_assert_eq!(owner_v6(&c, &v6p), Owner::Shard(c.shard_of_v6_source(src)));
+        }
+    }
 }
