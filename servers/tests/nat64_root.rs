@@ -1608,3 +1608,42 @@ fn large_tcp_transfers_both_ways_with_and_without_offloads() {
         }
     }
 }
+
+/// A pool4 address the gateway itself holds never reaches the device: the
+/// gateway says so at start.
+#[test]
+fn a_pool4_address_of_the_host_is_warned_about() {
+    if !runnable("a_pool4_address_of_the_host_is_warned_about") {
+        return;
+    }
+    let net = Net::new();
+    // 198.51.100.1 is the gateway's own address on its IPv4 link.
+    let out = net
+        .exec(
+            &net.gateway,
+            "timeout",
+            &[
+                "-s",
+                "INT",
+                "2",
+                env!("CARGO_BIN_EXE_sixgate"),
+                "nat64",
+                "--tun",
+                "nat64",
+                "--pool4",
+                "198.51.100.1",
+                "--allow-non-global",
+                "--setup",
+            ],
+        )
+        .output()
+        .expect("run sixgate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pool4 address 198.51.100.1 is an address of this host (on g1)"),
+        "{err}"
+    );
+    // The usual pool (routed to the gateway, not on it): no warning.
+    let _gw = net.gateway(&["--setup"]);
+    assert!(!net.stderr().contains("is an address of this host"));
+}

@@ -59,6 +59,7 @@ pub(crate) fn open_queues(config: &Config, workers: u16) -> anyhow::Result<Vec<S
         setup_routes(config)?;
     }
     forwarding_warnings();
+    local_pool4_warnings(config);
     Ok(queues)
 }
 
@@ -143,5 +144,59 @@ fn forwarding_warnings() {
         if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "0") {
             tracing::warn!("{what} is 0: the kernel will not forward to and from the TUN device (sysctl -w {what}=1)");
         }
+    }
+}
+
+/// A pool4 address that is also an address of this host never reaches the
+/// device: the kernel delivers packets to it locally. Say so (a warning:
+/// policy routing can make it work) rather than translate into silence.
+fn local_pool4_warnings(config: &Config) {
+    let Ok(out) = Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+    else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (dev, addr) in local_addrs(&text) {
+        if config.pool4.iter().any(|p| p.net.contains(&addr)) {
+            tracing::warn!(
+                "pool4 address {addr} is an address of this host (on {dev}): the kernel delivers \
+                 packets to it locally and they never reach the TUN device; use addresses routed \
+                 to this host but not configured on it"
+            );
+        }
+    }
+}
+
+/// The (device, address) pairs of `ip -4 -o addr show`.
+fn local_addrs(text: &str) -> Vec<(&str, std::net::Ipv4Addr)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let dev = words.nth(1)?;
+            let _ = words.find(|w| *w == "inet")?;
+            let addr = words.next()?.split('/').next()?.parse().ok()?;
+            Some((dev, addr))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_addresses_from_ip() {
+        let text = "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n\
+                    7: g1    inet 198.51.100.1/24 scope global g1\\       valid_lft forever\n\
+                    garbage\n";
+        assert_eq!(
+            local_addrs(text),
+            vec![
+                ("lo", "127.0.0.1".parse().unwrap()),
+                ("g1", "198.51.100.1".parse().unwrap())
+            ]
+        );
     }
 }
