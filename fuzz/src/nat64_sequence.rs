@@ -16,7 +16,10 @@
 //! whose destination port host 0 has a binding for is sent to it
 //! (hairpinning). Bit 7 of the first record's flags makes the run use
 //! address-dependent filtering (so unsolicited SYNs are stored even where
-//! a binding exists: simultaneous open).
+//! a binding exists: simultaneous open). Bit 6 of the first record's flags
+//! makes the engine shard 1 of 2 (`Settings::shards`): half the pool's
+//! blocks, half the total limits, and hairpins whose pool port the other
+//! shard owns come out as IPv4 for it.
 //!
 //! Invariants checked:
 //! - every emitted packet is a well-formed IPv4 or IPv6 packet of the side
@@ -67,7 +70,7 @@ fn hosts(i: usize) -> Ipv6Addr {
 
 /// pool4 203.0.113.0/31, ports 1024-1279 for every protocol, in blocks of
 /// 16; small limits, so that runs reach them.
-fn config(adf: bool) -> state::Config {
+fn config(adf: bool, sharded: bool) -> state::Config {
     let pool = Protocol::ALL
         .into_iter()
         .map(|proto| Pool4Range {
@@ -86,13 +89,23 @@ fn config(adf: bool) -> state::Config {
     if adf {
         s.filtering = state::Filtering::AddressDependent;
     }
-    state::Config::new(s).expect("a valid config")
+    if sharded {
+        s.shards = 2;
+        s.shard_key = 7;
+    }
+    let c = state::Config::new(s).expect("a valid config");
+    if sharded {
+        c.for_shard(1).expect("shard 1 of 2")
+    } else {
+        c
+    }
 }
 
 /// One run; returns everything emitted, for the replay check.
 fn run(data: &[u8]) -> Vec<Vec<u8>> {
     let adf = data.first().is_some_and(|f| f & 0x80 != 0);
-    let mut nat = Nat64::new(xlat::Config::default(), config(adf), 5);
+    let sharded = data.first().is_some_and(|f| f & 0x40 != 0);
+    let mut nat = Nat64::new(xlat::Config::default(), config(adf, sharded), 5);
     let mut out = vec![0u8; MAX_OUTPUT];
     let mut emitted = Vec::new();
     let mut now = 0u64;
