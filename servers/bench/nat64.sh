@@ -58,8 +58,11 @@
 # the server namespace, iperf3 client and the Python connect loop in the client namespace):
 #   tcp1   iperf3 -t DURATION, 1 stream: received Gbit/s (and the sender's retransmits)
 #   tcp4   the same with -P STREAMS
-#   udp64  iperf3 -u -l UDP_LEN -b UDP_BW -t DURATION: packets/s the gateway forwarded toward
-#          the server (tx_packets of its server-facing veth: what came through the translator),
+#   udp64  iperf3 -u -l UDP_LEN -b UDP_BW -t DURATION: datagrams/s that came through the
+#          translator to the server (the server namespace's UDP InDatagrams + RcvbufErrors:
+#          every datagram that reached its UDP layer, delivered or dropped for a full socket
+#          buffer; counted after the kernel cuts a UDP super-packet, so a translator that
+#          writes datagrams coalesced counts the same as one that writes them one by one),
 #          beside what the client's veth sent (offered) and what iperf3's server counted
 #          (received; on the load CPU beside the sender, it often falls behind: then received
 #          is below forwarded whatever the translator does)
@@ -370,17 +373,21 @@ client_run() { # outfile errfile timeout cmd...: in the client namespace on LOAD
 }
 
 tx_packets() { ip netns exec "$1" cat /sys/class/net/"$2"/statistics/tx_packets; }
+# Datagrams that reached a namespace's UDP layer: InDatagrams + RcvbufErrors (/proc/net/snmp).
+udp_arrived() {
+    ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2 + $6 }' /proc/net/snmp
+}
 
 run_iperf() { # variant round load iperf3-args...
     local v=$1 r=$2 load=$3 f=$T/iperf-$1-$2-$3.json kind=tcp out c0 g0 c1 g1 offered fwd
     shift 3
     [ "$load" != udp64 ] || kind=udp
-    c0=$(tx_packets "$C" c0) g0=$(tx_packets "$G" g1)
+    c0=$(tx_packets "$C" c0) g0=$(udp_arrived "$S")
     measure_start "$v"
     client_run "$f" "$f.err" $((DURATION + 30)) iperf3 -c "$DST" -p $IPERF_PORT -t "$DURATION" \
         -J "$@"
     measure_end "$v" "$f.err"
-    c1=$(tx_packets "$C" c0) g1=$(tx_packets "$G" g1)
+    c1=$(tx_packets "$C" c0) g1=$(udp_arrived "$S")
     out=$(python3 "$HELPER" iperf $kind "$f")
     read -r -a P <<<"$out"
     if [ "$kind" = tcp ]; then
@@ -388,7 +395,7 @@ run_iperf() { # variant round load iperf3-args...
         log "$v $load: ${P[0]} Gbit/s, ${P[1]} retransmits; translator ticks $M_XTICKS," \
             "foreign $M_FOREIGN, cpu0 $M_CPU0 cpu1 $M_CPU1 softirq $M_SIRQ"
     else
-        # What the client's veth sent (offered) and what the gateway sent on toward the server
+        # What the client's veth sent (offered) and what reached the server's UDP layer
         # (forwarded: what got through the translator, whether or not the receiving iperf3,
         # on the load CPU with the sender, kept up), per second of the load.
         offered=$(((c1 - c0) / DURATION)) fwd=$(((g1 - g0) / DURATION))
@@ -522,7 +529,7 @@ done
     echo "Machine: $(nproc --all) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1); $(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p' | head -1) hypervisor, $(systemd-detect-virt 2>/dev/null || echo unknown) container), $(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)."
     echo "Topology: IPv6-only client ns ─veth─ gateway ns ─veth─ IPv4-only server ns, made afresh per variant and round; the client reaches $SERVER4 as $SERVER6 (sixgate, $PREFIX) or $TAYGA_SERVER6 (TAYGA, $TAYGA_PREFIX: TAYGA 0.9.2 drops documentation IPv4 addresses under the well-known prefix, with no switch). kernel: the client also has 192.0.2.10/24 and talks IPv4 (plain forwarding). tayga: TAYGA on a TUN (dynamic pool 203.0.113.0/25) + iptables SNAT to 203.0.113.200 on the server-facing veth (conntrack). sixgate: \`sixgate nat64 ${SIX_ARGS[*]}\` (pool4 203.0.113.1)."
     echo "Translator (TAYGA or all sixgate threads) pinned to CPU $XLAT_CPUS; iperf3 (both ends) and the Python connect/accept loops to CPU $LOAD_CPU."
-    echo "Loads, ${DURATION} s each: iperf3 TCP 1 and $STREAMS streams (received rate); iperf3 UDP -l $UDP_LEN -b $UDP_BW (packets/s forwarded by the gateway toward the server, i.e. through the translator; offered = sent by the client's veth, received = counted by iperf3's server, which shares CPU $LOAD_CPU with the sender); new TCP connections/s ($CONC connects in flight, each closed with an RST once established, the server accepts and closes)."
+    echo "Loads, ${DURATION} s each: iperf3 TCP 1 and $STREAMS streams (received rate); iperf3 UDP -l $UDP_LEN -b $UDP_BW (datagrams/s that reached the server's UDP layer, i.e. came through the translator, delivered or dropped for a full socket buffer; offered = sent by the client's veth, received = counted by iperf3's server, which shares CPU $LOAD_CPU with the sender); new TCP connections/s ($CONC connects in flight, each closed with an RST once established, the server accepts and closes)."
     echo "$STAT of the undisturbed of $ROUNDS rounds (others on the machine used < $FOREIGN_MAX CPU during the load; all rounds if none was). Ratios are between the figures of this run only. A load with CPU $LOAD_CPU at ~1.00 and CPU $XLAT_CPU below it (see the CPU table) was set by the load generators, not the translator: there compare the translator's CPU per unit."
     six="not built"
     if [ -n "$SIX_HELP" ]; then

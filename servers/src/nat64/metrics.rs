@@ -42,7 +42,8 @@ pub(crate) struct Counters {
     /// Reads with offloads (a partial checksum, a TCP super-packet)
     /// translated keeping them.
     pub(crate) offload_kept: u64,
-    /// Reads with offloads cut and checksummed in software first.
+    /// Reads with offloads completed in software first: a single packet's
+    /// partial checksum, or a super-packet cut into packets.
     pub(crate) offload_software: u64,
     /// Packets read by one worker and handed to the worker whose engine
     /// shard owns them.
@@ -332,7 +333,7 @@ impl Snapshot {
             ),
             (
                 "sixgate_nat64_offload_software_total",
-                "Reads with offloads the engine could not keep (UDP segmentation, fragmenting, ICMP errors), cut and checksummed in software and translated packet by packet.",
+                "Reads with offloads completed in software: single packets with a partial checksum (so they can be batched), and super-packets the engine could not keep (UDP segmentation, fragmenting, ICMP errors), cut into packets.",
                 "counter",
                 c.offload_software,
             ),

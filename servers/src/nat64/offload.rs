@@ -9,6 +9,15 @@
 //! What the engine cannot translate with its offloads (UDP segmentation,
 //! anything that must be fragmented or answered with an ICMP error) is
 //! cut and checksummed here ([`Split`]) and translated packet by packet.
+//!
+//! A single packet with a partial checksum (most packets a local stack
+//! sends over a veth) has it completed here rather than kept: a plain
+//! packet joins the batched writes ([`super::batch`]), where a flow's
+//! datagrams or segments are coalesced into one write, while one with a
+//! partial checksum must be written alone. Measured with
+//! `servers/bench/nat64.sh` (64-byte UDP): keeping the partial checksum
+//! cost 1.9 µs of translator CPU per datagram, completing it here 25-30%
+//! less, and the server received more.
 
 use std::io::{self, IoSlice};
 
@@ -77,13 +86,8 @@ pub(crate) fn classify(hdr: VirtioNetHdr, packet: &[u8]) -> Read {
     }
     let version = packet.first().map_or(0, |b| b >> 4);
     match gso {
-        VIRTIO_NET_HDR_GSO_NONE => Read::Whole(
-            Offload {
-                partial_checksum: true,
-                segment_size: 0,
-            },
-            hdr,
-        ),
+        // Completed here, so it can be batched (see the module's notes).
+        VIRTIO_NET_HDR_GSO_NONE => Read::Software,
         VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_TCPV6
             if proto == TCP
                 && hdr.gso_size > 0
@@ -163,13 +167,13 @@ pub(crate) struct Split {
 
 impl Split {
     /// Plain packets made from `packet` (read with `hdr`), each handed to
-    /// `f`; an error when the header does not describe the packet (it is
-    /// dropped).
+    /// `f` (a single packet in place, its checksum completed); an error
+    /// when the header does not describe the packet (it is dropped).
     pub(crate) fn packets(
         &mut self,
         hdr: VirtioNetHdr,
         packet: &mut [u8],
-        mut f: impl FnMut(&[u8]),
+        mut f: impl FnMut(&mut [u8]),
     ) -> io::Result<()> {
         let gso = hdr.gso_type & !VIRTIO_NET_HDR_GSO_ECN;
         if gso == VIRTIO_NET_HDR_GSO_NONE {
@@ -201,8 +205,8 @@ impl Split {
         let bufs = self.bufs.get_mut(..count).unwrap_or_default();
         let sizes = self.sizes.get_mut(..count).unwrap_or_default();
         let n = gso_split(packet, hdr, bufs, sizes, 0, is_v6)?;
-        for (b, &len) in self.bufs.iter().zip(self.sizes.iter()).take(n) {
-            f(b.get(..len).unwrap_or_default());
+        for (b, &len) in self.bufs.iter_mut().zip(self.sizes.iter()).take(n) {
+            f(b.get_mut(..len).unwrap_or_default());
         }
         Ok(())
     }
@@ -310,6 +314,10 @@ mod tests {
         let mut bad = gso6(1440);
         bad.flags = 0;
         assert!(matches!(classify(bad, &p), Read::Software));
+        // One packet with a partial checksum: completed here, to be batched.
+        let mut one = gso6(0);
+        one.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+        assert!(matches!(classify(one, &p), Read::Software));
         assert!(matches!(classify(gso6(1440), &[0x60; 3]), Read::Software));
     }
 

@@ -349,21 +349,19 @@ impl Worker<'_> {
         }
     }
 
-    /// A read whose offloads the engine cannot keep: cut and checksummed
+    /// A read whose offloads the engine cannot keep or should not (a single
+    /// packet's partial checksum: see [`offload`]): cut and checksummed
     /// here, each packet translated plain (the segments of one read share
     /// their flow, so their shard: this worker's, or handed on as one).
     fn software(&mut self, packet: &mut [u8], hdr: VirtioNetHdr) {
         self.c.offload_software += 1;
         let mut split = std::mem::take(&mut self.split);
-        let done = split.packets(hdr, packet, |p| {
-            let mut p = p.to_vec();
-            match p.first().map(|b| b >> 4) {
-                Some(6) => self.on_v6(&mut p, false, Offload::NONE, VirtioNetHdr::default()),
-                Some(4) => self.on_v4(&mut p, false, Offload::NONE, VirtioNetHdr::default()),
-                _ => {
-                    let r = self.c.drop_named("not_ip");
-                    self.log_drop(r);
-                }
+        let done = split.packets(hdr, packet, |p| match p.first().map(|b| b >> 4) {
+            Some(6) => self.on_v6(p, false, Offload::NONE, VirtioNetHdr::default()),
+            Some(4) => self.on_v4(p, false, Offload::NONE, VirtioNetHdr::default()),
+            _ => {
+                let r = self.c.drop_named("not_ip");
+                self.log_drop(r);
             }
         });
         self.split = split;
