@@ -1647,3 +1647,42 @@ fn a_pool4_address_of_the_host_is_warned_about() {
     let _gw = net.gateway(&["--setup"]);
     assert!(!net.stderr().contains("is an address of this host"));
 }
+
+/// Fewer port blocks than workers leave a shard without any: the gateway
+/// says so at start.
+#[test]
+fn fewer_port_blocks_than_workers_are_warned_about() {
+    if !runnable("fewer_port_blocks_than_workers_are_warned_about") {
+        return;
+    }
+    let net = Net::new();
+    let out = net
+        .exec(
+            &net.gateway,
+            "timeout",
+            &[
+                "-s",
+                "INT",
+                "2",
+                env!("CARGO_BIN_EXE_sixgate"),
+                "nat64",
+                "--tun",
+                "nat64",
+                "--pool4",
+                "203.0.113.1:1024-1151",
+                "--port-block",
+                "128/1",
+                "--workers",
+                "2",
+                "--allow-non-global",
+                "--setup",
+            ],
+        )
+        .output()
+        .expect("run sixgate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pool4 has 1 tcp port block(s) for 2 workers"),
+        "{err}"
+    );
+}

@@ -232,6 +232,7 @@ pub(crate) fn run(args: Nat64Args) -> anyhow::Result<()> {
     let shard_key = seed.rotate_left(23) ^ 0x6a09_e667_f3bc_c908;
     let built =
         engine_config::build_keyed(&sharded, shard_key).map_err(|(_, m)| anyhow::anyhow!("{m}"))?;
+    few_blocks_warning(&built.state, workers);
     let shared = Arc::new(worker::Shared::new(workers, log).context("creating the wakeup events")?);
     tracing::info!(
         "translating {} <-> {} on {} ({}), {} worker{}",
@@ -479,4 +480,21 @@ fn print_check(args: &Nat64Args, c: &Config) {
         "off"
     };
     println!("  offload: {offload}");
+}
+
+/// Shard i of n hands out the blocks numbered i mod n: with fewer blocks
+/// than workers some shards have none, and their customers get
+/// `pool_exhausted`. Say so at start.
+fn few_blocks_warning(state: &sixgate::nat64::state::Config, workers: usize) {
+    for proto in sixgate::nat64::state::Protocol::ALL {
+        let blocks = state.blocks(proto);
+        if usize::try_from(blocks).is_ok_and(|b| b < workers) {
+            tracing::warn!(
+                "pool4 has {blocks} {} port block(s) for {workers} workers: the customers of a \
+                 worker without one get pool_exhausted; use smaller port blocks (--port-block) \
+                 or fewer workers (--workers)",
+                proto
+            );
+        }
+    }
 }
