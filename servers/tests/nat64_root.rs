@@ -1609,6 +1609,28 @@ fn large_tcp_transfers_both_ways_with_and_without_offloads() {
     }
 }
 
+/// Runs `sixgate nat64 ARGS --allow-non-global --setup` in the gateway
+/// namespace for two seconds; what it wrote to stderr.
+fn start_briefly(net: &Net, args: &[&str]) -> String {
+    let mut a = vec![
+        "-s",
+        "INT",
+        "2",
+        env!("CARGO_BIN_EXE_sixgate"),
+        "nat64",
+        "--tun",
+        "nat64",
+        "--allow-non-global",
+        "--setup",
+    ];
+    a.extend_from_slice(args);
+    let out = net
+        .exec(&net.gateway, "timeout", &a)
+        .output()
+        .expect("run sixgate");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// A pool4 address the gateway itself holds never reaches the device: the
 /// gateway says so at start.
 #[test]
@@ -1618,27 +1640,7 @@ fn a_pool4_address_of_the_host_is_warned_about() {
     }
     let net = Net::new();
     // 198.51.100.1 is the gateway's own address on its IPv4 link.
-    let out = net
-        .exec(
-            &net.gateway,
-            "timeout",
-            &[
-                "-s",
-                "INT",
-                "2",
-                env!("CARGO_BIN_EXE_sixgate"),
-                "nat64",
-                "--tun",
-                "nat64",
-                "--pool4",
-                "198.51.100.1",
-                "--allow-non-global",
-                "--setup",
-            ],
-        )
-        .output()
-        .expect("run sixgate");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_briefly(&net, &["--pool4", "198.51.100.1"]);
     assert!(
         err.contains("pool4 address 198.51.100.1 is an address of this host (on g1)"),
         "{err}"
@@ -1656,31 +1658,17 @@ fn fewer_port_blocks_than_workers_are_warned_about() {
         return;
     }
     let net = Net::new();
-    let out = net
-        .exec(
-            &net.gateway,
-            "timeout",
-            &[
-                "-s",
-                "INT",
-                "2",
-                env!("CARGO_BIN_EXE_sixgate"),
-                "nat64",
-                "--tun",
-                "nat64",
-                "--pool4",
-                "203.0.113.1:1024-1151",
-                "--port-block",
-                "128/1",
-                "--workers",
-                "2",
-                "--allow-non-global",
-                "--setup",
-            ],
-        )
-        .output()
-        .expect("run sixgate");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_briefly(
+        &net,
+        &[
+            "--pool4",
+            "203.0.113.1:1024-1151",
+            "--port-block",
+            "128/1",
+            "--workers",
+            "2",
+        ],
+    );
     assert!(
         err.contains("pool4 has 1 tcp port block(s) for 2 workers"),
         "{err}"

@@ -3,14 +3,14 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::icmp_tables::{self as tables, v4, v6, Finish, Header};
-use super::v6v4::{head_len, ports, quoted_flow};
+use super::v6v4::{head_len, packet_flow, quoted_flow};
 use super::wire::{
     self, be16, emit_fragment, finish, fold, proto, pseudo6, put16, sum, sum4, sum6, Fragment,
     Ipv4Packet, Ipv4Repr, Ipv6Repr, Strictness, Writer, FRAGMENT_HEADER, IPV4_HEADER, IPV6_HEADER,
 };
 use super::{
-    parts_len, put_range, split_4884, Flow, Mapping, Meta, Offload, Outcome, Proto, Reason, Role,
-    Translator, Unmapped, ZeroChecksum, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV6_MIN_MTU,
+    parts_len, put_range, split_4884, Flow, Mapping, Offload, Outcome, Proto, Reason, Translator,
+    Unmapped, ZeroChecksum, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV6_MIN_MTU,
 };
 
 /// The longest transport header prefix the translator rewrites.
@@ -101,29 +101,13 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     let p = Proto::from_v4(ip.protocol());
     let head_len = if first { head_len(p) } else { 0 };
     let src_head = l4.get(..head_len).ok_or(Reason::Truncated)?;
-    let (src_port, dst_port) = ports(p, src_head);
-    let flow = Flow {
-        proto: p,
-        src: ip.src(),
-        dst: ip.dst(),
-        src_port,
-        dst_port,
-    };
-    let meta = Meta {
-        role: Role::Packet,
-        tcp_flags: if p == Proto::Tcp {
-            src_head.get(13).copied().unwrap_or(0)
-        } else {
-            0
-        },
-        icmp_type: if p == Proto::Icmp {
-            icmp_type.unwrap_or(0)
-        } else {
-            0
-        },
-        has_ports: head_len > 0,
-        fragment: ip.is_fragment(),
-    };
+    let (flow, meta) = packet_flow(
+        p,
+        (ip.src(), ip.dst()),
+        src_head,
+        icmp_type,
+        ip.is_fragment(),
+    );
     let m = match map.map_4to6(&flow, &meta) {
         Ok(m) => m,
         Err(Unmapped {

@@ -96,29 +96,13 @@ pub(super) fn translate<M: Mapping + ?Sized>(
     let p = Proto::from_v6(ip.protocol);
     let head_len = if first { head_len(p) } else { 0 };
     let src_head = l4.get(..head_len).ok_or(Reason::Truncated)?;
-    let (src_port, dst_port) = ports(p, src_head);
-    let flow = Flow {
-        proto: p,
-        src: ip.src(),
-        dst: ip.dst(),
-        src_port,
-        dst_port,
-    };
-    let meta = Meta {
-        role: Role::Packet,
-        tcp_flags: if p == Proto::Tcp {
-            src_head.get(13).copied().unwrap_or(0)
-        } else {
-            0
-        },
-        icmp_type: if p == Proto::Icmp {
-            icmp_type.unwrap_or(0)
-        } else {
-            0
-        },
-        has_ports: head_len > 0,
-        fragment: ip.fragment.is_some(),
-    };
+    let (flow, meta) = packet_flow(
+        p,
+        (ip.src(), ip.dst()),
+        src_head,
+        icmp_type,
+        ip.fragment.is_some(),
+    );
     let m = match map.map_6to4(&flow, &meta) {
         Ok(m) => m,
         Err(Unmapped {
@@ -262,6 +246,42 @@ pub(super) fn ports(p: Proto, head: &[u8]) -> (u16, u16) {
         }
         Proto::Other(_) => (0, 0),
     }
+}
+
+/// The flow a packet names and its [`Meta`], alike in both directions:
+/// `head` is its transport header prefix (empty for a later fragment),
+/// `addrs` its source and destination, `icmp_type` its ICMP type.
+pub(super) fn packet_flow<A: Copy>(
+    p: Proto,
+    addrs: (A, A),
+    head: &[u8],
+    icmp_type: Option<u8>,
+    fragment: bool,
+) -> (Flow<A>, Meta) {
+    let (src_port, dst_port) = ports(p, head);
+    let flow = Flow {
+        proto: p,
+        src: addrs.0,
+        dst: addrs.1,
+        src_port,
+        dst_port,
+    };
+    let meta = Meta {
+        role: Role::Packet,
+        tcp_flags: if p == Proto::Tcp {
+            head.get(13).copied().unwrap_or(0)
+        } else {
+            0
+        },
+        icmp_type: if p == Proto::Icmp {
+            icmp_type.unwrap_or(0)
+        } else {
+            0
+        },
+        has_ports: !head.is_empty(),
+        fragment,
+    };
+    (flow, meta)
 }
 
 /// The transport prefix of a packet quoted in an ICMP error, its flow and
