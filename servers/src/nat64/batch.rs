@@ -7,8 +7,6 @@
 //! translated super-packet) or comes in pieces is written at once, after a
 //! flush, so a flow's packets keep their order.
 
-use std::io;
-
 use tun_rs::{GROTable, SyncDevice};
 
 use super::metrics::Counters;
@@ -58,7 +56,7 @@ impl Writes {
             return;
         }
         let bufs = self.bufs.get_mut(..self.len).unwrap_or_default();
-        if let Err(e) = send(dev, &mut self.gro, bufs) {
+        if let Err(e) = dev.send_multiple(&mut self.gro, bufs, HDR) {
             c.io_errors += 1;
             tracing::debug!("TUN batched write: {e}");
         }
@@ -71,8 +69,4 @@ impl Writes {
             }
         }
     }
-}
-
-fn send(dev: &SyncDevice, gro: &mut GROTable, bufs: &mut [Vec<u8>]) -> io::Result<usize> {
-    dev.send_multiple(gro, bufs, HDR)
 }
